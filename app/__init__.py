@@ -1,0 +1,1 @@
+"""Samvirke: a self-hosted crisis-staff support tool."""

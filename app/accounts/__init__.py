@@ -1,0 +1,1 @@
+"""Accounts: users, sign-in sessions, invites, API tokens and the viewer rules."""

@@ -1,0 +1,115 @@
+"""Account tables and their public shapes.
+
+Secrets (session cookies, invite links, API tokens) are random strings handed out once;
+only their SHA-256 is stored, so a copy of the database opens no door.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, EmailStr, field_validator
+from pydantic import Field as PField
+from sqlmodel import Column, Field, SQLModel
+
+from app.db import UTCDateTime, utcnow
+from app.text import clean_text
+
+
+class Role(StrEnum):
+    admin = "admin"
+    staff = "staff"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    restricted: bool = Field(default=False, description="Cleared to see restricted entries.")
+    password_hash: str | None = Field(default=None, max_length=255)
+    language: str | None = Field(default=None, max_length=8)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_session"
+
+    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the cookie value.")
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class Invite(SQLModel, table=True):
+    __tablename__ = "invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    restricted: bool = False
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class UserPublic(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    restricted: bool
+    active: bool
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    name: str = PField(min_length=1, max_length=120)
+    role: Role = Role.staff
+    restricted: bool = False
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _clean(cls, value: object) -> object:
+        return clean_text(value)
+
+
+PASSWORD_MIN = 10
+
+
+class PasswordSet(BaseModel):
+    """A new password, with the name the person wants to be shown with."""
+
+    name: str = PField(min_length=1, max_length=120)
+    password: str = PField(min_length=PASSWORD_MIN, max_length=256)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _clean(cls, value: object) -> object:
+        return clean_text(value)
+
+
+class FirstAdmin(PasswordSet):
+    email: EmailStr

@@ -1,0 +1,66 @@
+"""JSON API: an incident's decision log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from app.accounts.viewer import Viewer
+from app.deps import ApiIncident, ApiUser, DbSession
+from app.log import service
+from app.log.models import EntryKind, LogEntryCreate, LogEntryPublic, LogPage, VerifyResult
+
+router = APIRouter(prefix="/incidents/{incident_id}/log", tags=["log"])
+
+
+@router.post("", status_code=201, response_model=LogEntryPublic, summary="Append an entry")
+def append_entry(
+    session: DbSession, user: ApiUser, incident: ApiIncident, data: LogEntryCreate
+) -> LogEntryPublic:
+    """Answers 201 only once the entry is durably committed."""
+    return service.append_entry(session, actor=user, incident=incident, data=data)
+
+
+@router.get("", response_model=LogPage, summary="Read entries after a number, oldest first")
+def list_entries(
+    session: DbSession,
+    user: ApiUser,
+    incident: ApiIncident,
+    after: Annotated[int, Query(ge=0, description="Return entries with a larger number.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 100,
+    kind: Annotated[EntryKind | None, Query(description="Only entries of this kind.")] = None,
+) -> LogPage:
+    return service.list_entries(
+        session, viewer=Viewer.of(user), incident=incident, after=after, limit=limit, kind=kind
+    )
+
+
+@router.get("/verify", response_model=VerifyResult, summary="Verify the hash chain")
+def verify(session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyResult:
+    return service.verify_chain(session, incident=incident)
+
+
+@router.get(
+    "/export",
+    summary="Export the log as JSON Lines (verify with tools/verify_log.py)",
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "One entry per line."}},
+)
+def export(session: DbSession, user: ApiUser, incident: ApiIncident) -> Response:
+    body = "".join(service.export_lines(session, viewer=Viewer.of(user), incident=incident))
+    return Response(
+        body,
+        media_type="application/x-ndjson",
+        headers={
+            "Content-Disposition": f'attachment; filename="samvirke-incident-{incident.id}-log.jsonl"'
+        },
+    )
+
+
+@router.get("/{number}", response_model=LogEntryPublic, summary="Get one entry")
+def get_entry(
+    session: DbSession, user: ApiUser, incident: ApiIncident, number: int
+) -> LogEntryPublic:
+    return service.get_entry(session, viewer=Viewer.of(user), incident=incident, number=number)

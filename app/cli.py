@@ -1,0 +1,156 @@
+"""The `samvirke` command: serve, manage users and tokens, verify logs.
+
+Each command honours SAMVIRKE_DATABASE_URL (which wins) and SAMVIRKE_DATA_DIR, and migrates
+the database first, so any of them works on a fresh data folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from app.accounts import service as accounts
+from app.accounts.models import Role, UserCreate
+from app.config import get_settings
+from app.db import Database
+from app.errors import DomainError
+from app.incidents import service as incidents
+from app.log import service as log_service
+from app.migrate import upgrade
+
+cli = typer.Typer(help="Samvirke: crisis-staff support tool.", no_args_is_help=True)
+users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
+tokens_cli = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+cli.add_typer(tokens_cli, name="tokens")
+
+
+def _database() -> Database:
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    return Database(settings.resolved_database_url, language=settings.default_language)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")] = 1,
+) -> None:
+    """Migrate the database, then serve the app."""
+    import uvicorn
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    if workers > 1 and settings.is_sqlite:
+        raise _fail("several workers need PostgreSQL; SQLite is served by one process")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    upgrade(get_settings().resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@users_cli.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="E-mail address (also the sign-in name).")],
+    name: Annotated[str, typer.Option(help="Full name as shown in the log.")],
+    role: Annotated[Role, typer.Option(help="admin or staff.")] = Role.staff,
+    restricted: Annotated[bool, typer.Option(help="Cleared to read restricted entries.")] = False,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password; if left out, the user signs in through an invite or a token."),
+    ] = None,
+) -> None:
+    """Create a user."""
+    try:
+        data = UserCreate(email=email, name=name, role=role, restricted=restricted)
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from exc
+    if password is not None and len(password) < 10:
+        raise _fail("the password must have at least 10 characters")
+    db = _database()
+    with db.write_session() as session:
+        try:
+            user = accounts.create_user(session, data=data, password=password)
+        except DomainError as exc:
+            raise _fail(str(exc)) from exc
+    typer.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users."""
+    db = _database()
+    with db.read_session() as session:
+        for user in accounts.list_users(session):
+            flags = " restricted" if user.restricted else ""
+            flags += "" if user.active else " inactive"
+            typer.echo(f"{user.id}\t{user.email}\t{user.name}\t{user.role}{flags}")
+
+
+@tokens_cli.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Option(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+) -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    db = _database()
+    with db.write_session() as session:
+        user = accounts.get_user_by_email(session, email)
+        if user is None:
+            raise _fail(f"no user with the e-mail {email}")
+        raw = accounts.create_api_token(session, user=user, name=name)
+    typer.echo(f"API token for {user.email} (shown once, keep it safe):", err=True)
+    typer.echo(raw)
+
+
+@cli.command()
+def verify(
+    incident: Annotated[int | None, typer.Option(help="Only this incident.")] = None,
+) -> None:
+    """Verify the hash chain of every log (or one); exits 1 if any is broken."""
+    db = _database()
+    broken = False
+    with db.read_session() as session:
+        chosen = (
+            [incidents.get_incident(session, incident)]
+            if incident is not None
+            else incidents.list_incidents(session)
+        )
+        for item in sorted(chosen, key=lambda i: i.id or 0):
+            result = log_service.verify_chain(session, incident=item)
+            head = f"#{result.head.number} {result.head.hash}" if result.head else "empty"
+            typer.echo(f"incident {item.id}: {'ok' if result.ok else 'BROKEN'} ({result.checked} entries, head {head})")
+            for problem in result.problems:
+                typer.echo(f"  #{problem.number}: {problem.problem}")
+            broken = broken or not result.ok
+    if broken:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    try:
+        cli()
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Incidents: what the crisis staff is handling, its alert level and phase."""

@@ -1,0 +1,143 @@
+"""Incident use cases. Each change also writes a system entry in the log and an event."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.db import utcnow
+from app.errors import Invalid, NotFound
+from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, record_event
+from app.i18n import N_, gettext
+from app.incidents.models import (
+    Incident,
+    IncidentChange,
+    IncidentCreate,
+    IncidentPublic,
+    Level,
+    Phase,
+)
+from app.log.models import Classification, EntryKind
+from app.log.service import lock_incident, write_entry
+
+LEVEL_NAMES = {Level.green: N_("green"), Level.yellow: N_("yellow"), Level.red: N_("red")}
+PHASE_NAMES = {
+    Phase.alert: N_("alert and mobilisation"),
+    Phase.first_meeting: N_("first meeting"),
+    Phase.response: N_("response"),
+    Phase.stand_down: N_("stand-down"),
+    Phase.review: N_("review"),
+    Phase.closed: N_("closed"),
+}
+
+
+def _system_entry(session: Session, incident: Incident, actor: User, message: str, **params: str) -> None:
+    """A log line written by Samvirke in the instance's language, naming who did it."""
+    language = session.info.get("language", "nb")
+    words = {k: gettext(language, v) for k, v in params.items()}
+    text = gettext(language, message, **words) + " (" + actor.name + ")"
+    write_entry(
+        session,
+        incident=incident,
+        kind=EntryKind.system,
+        text=text,
+        classification=Classification.internal,
+        author=None,
+    )
+
+
+def open_incident(session: Session, *, actor: User, data: IncidentCreate) -> Incident:
+    assert actor.id is not None
+    incident = Incident(
+        title=data.title,
+        category=data.category,
+        level=data.level,
+        phase=Phase.alert,
+        exercise=data.exercise,
+        opened_by_id=actor.id,
+    )
+    session.add(incident)
+    session.flush()
+    record_event(session, incident=incident, type=INCIDENT_OPENED, data={})
+    message = (
+        N_("Exercise opened at alert level {level}.")
+        if data.exercise
+        else N_("Incident opened at alert level {level}.")
+    )
+    _system_entry(session, incident, actor, message, level=LEVEL_NAMES[data.level])
+    session.commit()
+    return incident
+
+
+def change_incident(
+    session: Session, *, actor: User, incident: Incident, change: IncidentChange
+) -> Incident:
+    """Change the alert level and/or phase; phase `closed` closes the incident for good."""
+    if change.level is None and change.phase is None:
+        raise Invalid("Nothing to change: give a new level or phase.")
+    lock_incident(session, incident)
+    changed: dict[str, str] = {}
+    if change.level is not None and change.level != incident.level:
+        _system_entry(
+            session,
+            incident,
+            actor,
+            N_("Alert level changed from {old} to {new}."),
+            old=LEVEL_NAMES[Level(incident.level)],
+            new=LEVEL_NAMES[change.level],
+        )
+        incident.level = changed["level"] = change.level
+    if change.phase is not None and change.phase != incident.phase:
+        if change.phase == Phase.closed:
+            _system_entry(session, incident, actor, N_("Incident closed."))
+            incident.closed_at = utcnow()
+        else:
+            _system_entry(
+                session,
+                incident,
+                actor,
+                N_("Phase changed from {old} to {new}."),
+                old=PHASE_NAMES[Phase(incident.phase)],
+                new=PHASE_NAMES[change.phase],
+            )
+        incident.phase = changed["phase"] = change.phase
+    if changed:
+        record_event(session, incident=incident, type=INCIDENT_UPDATED, data=changed)
+    session.commit()
+    return incident
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("Incident {id} does not exist.", id=incident_id)
+    return incident
+
+
+def list_incidents(session: Session) -> list[Incident]:
+    """Open incidents first, most recently active first."""
+    return list(
+        session.exec(
+            select(Incident).order_by(
+                col(Incident.closed_at).is_not(None), col(Incident.last_activity_at).desc()
+            )
+        ).all()
+    )
+
+
+def present_incident(session: Session, incident: Incident) -> IncidentPublic:
+    opener = session.get(User, incident.opened_by_id)
+    return IncidentPublic(
+        id=incident.id or 0,
+        title=incident.title,
+        category=incident.category,
+        level=incident.level,
+        phase=incident.phase,
+        exercise=incident.exercise,
+        closed=incident.is_closed,
+        opened_by=opener.name if opener else None,
+        opened_at=incident.opened_at,
+        closed_at=incident.closed_at,
+        last_activity_at=incident.last_activity_at,
+        log_count=incident.log_count,
+    )

@@ -1,0 +1,1 @@
+"""The decision log: an append-only, hash-chained record per incident."""

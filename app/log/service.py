@@ -1,0 +1,310 @@
+"""Log use cases: append, correct, read, verify, export.
+
+Appends lock the incident row first (`lock_incident`), then take the next number and the
+previous hash from it, so numbers are gap-free and the chain is linear even with many writers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.accounts.viewer import Viewer
+from app.db import utcnow
+from app.errors import IncidentClosed, Invalid, NotAllowed, NotFound
+from app.events.service import LOG_APPENDED, record_event
+from app.incidents.models import Incident
+from app.log import chain
+from app.log.models import (
+    CLASSIFICATION_RANK,
+    ChainHead,
+    ChainProblem,
+    Classification,
+    EntryKind,
+    LogEntry,
+    LogEntryCreate,
+    LogEntryPublic,
+    LogPage,
+    VerifyResult,
+)
+from app.log.visibility import may_read, present_entry, readable_classifications
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+PAGE_MAX = 1000
+
+
+def lock_incident(session: Session, incident: Incident) -> Incident:
+    """Take the incident's write lock and reload its counters; refuse a closed incident."""
+    session.refresh(incident, with_for_update=True)
+    if incident.is_closed:
+        raise IncidentClosed()
+    return incident
+
+
+def write_entry(
+    session: Session,
+    *,
+    incident: Incident,
+    kind: EntryKind,
+    text: str,
+    classification: Classification,
+    author: User | None,
+    occurred_at: datetime | None = None,
+    corrects: int | None = None,
+) -> LogEntry:
+    """Chain a new entry and its event onto a locked incident. Never commits."""
+    assert incident.id is not None
+    recorded_at = utcnow()
+    occurred = occurred_at or recorded_at
+    number = incident.log_count + 1
+    prev_hash = incident.log_head_hash or chain.GENESIS
+    author_id = author.id if author else None
+    author_name = author.name if author else None
+    digest = chain.content_digest(
+        kind=kind, text=text, author_id=author_id, author_name=author_name, corrects=corrects
+    )
+    entry = LogEntry(
+        incident_id=incident.id,
+        number=number,
+        kind=kind,
+        text=text,
+        classification=classification,
+        author_id=author_id,
+        author_name=author_name,
+        corrects=corrects,
+        occurred_at=occurred,
+        recorded_at=recorded_at,
+        content_digest=digest,
+        prev_hash=prev_hash,
+        hash=chain.entry_hash(
+            incident_id=incident.id,
+            number=number,
+            classification=classification,
+            occurred_at=occurred,
+            recorded_at=recorded_at,
+            digest=digest,
+            prev_hash=prev_hash,
+        ),
+    )
+    incident.log_count = number
+    incident.log_head_hash = entry.hash
+    incident.last_activity_at = recorded_at
+    session.add(entry)
+    record_event(
+        session,
+        incident=incident,
+        type=LOG_APPENDED,
+        data={"number": number, "classification": classification.value},
+    )
+    return entry
+
+
+def append_entry(
+    session: Session, *, actor: User, incident: Incident, data: LogEntryCreate
+) -> LogEntryPublic:
+    """Log a decision, information, action or message (or a correction of an earlier entry)."""
+    viewer = Viewer.of(actor)
+    lock_incident(session, incident)
+    classification = data.classification
+    if data.corrects is not None:
+        target = _get_entry(session, incident_id=incident.id, number=data.corrects)
+        if target is None or not may_read(viewer, target.classification):
+            raise Invalid(
+                "Entry #{number} does not exist in this log.", field="corrects", number=data.corrects
+            )
+        target_class = Classification(target.classification)
+        if classification is None:
+            classification = target_class
+        elif CLASSIFICATION_RANK[classification] < CLASSIFICATION_RANK[target_class]:
+            raise Invalid(
+                "A correction must be classified at least as strictly as the entry it corrects "
+                "({classification}).",
+                field="classification",
+                classification=target_class.value,
+            )
+    classification = classification or Classification.internal
+    if not may_read(viewer, classification):
+        raise NotAllowed(
+            "You are not cleared to write restricted entries.", field="classification"
+        )
+    if data.occurred_at is not None and data.occurred_at > utcnow() + FUTURE_TOLERANCE:
+        raise Invalid("The time it happened cannot be in the future.", field="occurred_at")
+    entry = write_entry(
+        session,
+        incident=incident,
+        kind=EntryKind(data.kind.value),
+        text=data.text,
+        classification=classification,
+        author=actor,
+        occurred_at=data.occurred_at,
+        corrects=data.corrects,
+    )
+    session.commit()
+    return present_entry(entry, viewer)
+
+
+def _get_entry(session: Session, *, incident_id: int | None, number: int) -> LogEntry | None:
+    return session.exec(
+        select(LogEntry).where(LogEntry.incident_id == incident_id, LogEntry.number == number)
+    ).first()
+
+
+def _present_all(session: Session, viewer: Viewer, entries: list[LogEntry]) -> list[LogEntryPublic]:
+    """Present entries with the numbers of the corrections the viewer may see."""
+    corrected_by: dict[int, list[int]] = {}
+    numbers = [e.number for e in entries if may_read(viewer, e.classification)]
+    if numbers:
+        rows = session.exec(
+            select(LogEntry.corrects, LogEntry.number)
+            .where(
+                LogEntry.incident_id == entries[0].incident_id,
+                col(LogEntry.corrects).in_(numbers),
+                col(LogEntry.classification).in_(readable_classifications(viewer)),
+            )
+            .order_by(col(LogEntry.number))
+        ).all()
+        for target, number in rows:
+            if target is not None:
+                corrected_by.setdefault(target, []).append(number)
+    return [present_entry(e, viewer, corrected_by.get(e.number)) for e in entries]
+
+
+def list_entries(
+    session: Session,
+    *,
+    viewer: Viewer,
+    incident: Incident,
+    after: int = 0,
+    limit: int = 100,
+    kind: EntryKind | None = None,
+) -> LogPage:
+    """Entries after a number, oldest first: the API's paging and the export's source."""
+    limit = max(1, min(limit, PAGE_MAX))
+    query = select(LogEntry).where(LogEntry.incident_id == incident.id, LogEntry.number > after)
+    if kind is not None:
+        # A kind filter must not reveal the kind of a withheld entry.
+        query = query.where(
+            LogEntry.kind == kind,
+            col(LogEntry.classification).in_(readable_classifications(viewer)),
+        )
+    rows = list(session.exec(query.order_by(col(LogEntry.number)).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return LogPage(
+        items=_present_all(session, viewer, rows),
+        next_after=rows[-1].number if more and rows else None,
+    )
+
+
+def list_recent(
+    session: Session,
+    *,
+    viewer: Viewer,
+    incident: Incident,
+    before: int | None = None,
+    limit: int = 100,
+    kind: EntryKind | None = None,
+) -> list[LogEntryPublic]:
+    """Newest entries first, for the incident page."""
+    limit = max(1, min(limit, PAGE_MAX))
+    query = select(LogEntry).where(LogEntry.incident_id == incident.id)
+    if before is not None:
+        query = query.where(LogEntry.number < before)
+    if kind is not None:
+        query = query.where(
+            LogEntry.kind == kind,
+            col(LogEntry.classification).in_(readable_classifications(viewer)),
+        )
+    rows = list(session.exec(query.order_by(col(LogEntry.number).desc()).limit(limit)).all())
+    return _present_all(session, viewer, rows)
+
+
+def get_entry(session: Session, *, viewer: Viewer, incident: Incident, number: int) -> LogEntryPublic:
+    entry = _get_entry(session, incident_id=incident.id, number=number)
+    if entry is None:
+        raise NotFound("Entry #{number} does not exist in this log.", number=number)
+    return _present_all(session, viewer, [entry])[0]
+
+
+def _iter_entries(session: Session, incident_id: int | None, batch: int = 1000) -> Iterator[LogEntry]:
+    after = 0
+    while True:
+        rows = session.exec(
+            select(LogEntry)
+            .where(LogEntry.incident_id == incident_id, LogEntry.number > after)
+            .order_by(col(LogEntry.number))
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].number
+
+
+def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
+    """Recompute every digest and hash; check numbering, links and the incident's head."""
+    assert incident.id is not None
+    problems: list[ChainProblem] = []
+    prev_hash, expected, last = chain.GENESIS, 1, None
+    for entry in _iter_entries(session, incident.id):
+        if entry.number != expected:
+            problems.append(ChainProblem(number=entry.number, problem=f"expected number {expected}"))
+        digest = chain.content_digest(
+            kind=entry.kind,
+            text=entry.text,
+            author_id=entry.author_id,
+            author_name=entry.author_name,
+            corrects=entry.corrects,
+        )
+        if digest != entry.content_digest:
+            problems.append(ChainProblem(number=entry.number, problem="content does not match its digest"))
+        if entry.prev_hash != prev_hash:
+            problems.append(ChainProblem(number=entry.number, problem="does not link to the previous entry"))
+        computed = chain.entry_hash(
+            incident_id=incident.id,
+            number=entry.number,
+            classification=entry.classification,
+            occurred_at=entry.occurred_at,
+            recorded_at=entry.recorded_at,
+            digest=entry.content_digest,
+            prev_hash=entry.prev_hash,
+        )
+        if computed != entry.hash:
+            problems.append(ChainProblem(number=entry.number, problem="hash does not match the entry"))
+        prev_hash, expected, last = entry.hash, entry.number + 1, entry
+    head = ChainHead(number=last.number, hash=last.hash) if last else None
+    if (head.number if head else 0) != incident.log_count or (
+        (head.hash if head else None) != incident.log_head_hash
+    ):
+        problems.append(
+            ChainProblem(number=incident.log_count, problem="log does not end where the incident says")
+        )
+    return VerifyResult(
+        ok=not problems,
+        incident_id=incident.id,
+        checked=expected - 1,
+        head=head,
+        problems=problems,
+    )
+
+
+def export_lines(session: Session, *, viewer: Viewer, incident: Incident) -> Iterator[str]:
+    """The log as JSON Lines, withheld where the viewer lacks clearance; verifiable offline."""
+    batch: list[LogEntry] = []
+    for entry in _iter_entries(session, incident.id):
+        batch.append(entry)
+        if len(batch) == 500:
+            yield from _export_batch(session, viewer, batch)
+            batch = []
+    yield from _export_batch(session, viewer, batch)
+
+
+def _export_batch(session: Session, viewer: Viewer, batch: list[LogEntry]) -> Iterator[str]:
+    if batch:
+        for item in _present_all(session, viewer, batch):
+            yield json.dumps(item.model_dump(mode="json"), ensure_ascii=False) + "\n"
+

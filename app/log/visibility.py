@@ -1,0 +1,54 @@
+"""The viewer filter for log entries: the single place that decides who reads what.
+
+Every path that shows an entry (pages, JSON API, exports, live push) goes through
+`present_entry`, so a rule added here holds everywhere at once.
+"""
+
+from __future__ import annotations
+
+from app.accounts.viewer import Viewer
+from app.log.models import Author, Classification, EntryKind, LogEntry, LogEntryPublic
+
+
+def may_read(viewer: Viewer, classification: str) -> bool:
+    if classification == Classification.restricted:
+        return viewer.restricted
+    return True
+
+
+def readable_classifications(viewer: Viewer) -> list[str]:
+    return [c.value for c in Classification if may_read(viewer, c)]
+
+
+def present_entry(
+    entry: LogEntry, viewer: Viewer, corrected_by: list[int] | None = None
+) -> LogEntryPublic:
+    envelope = {
+        "incident_id": entry.incident_id,
+        "number": entry.number,
+        "classification": Classification(entry.classification),
+        "occurred_at": entry.occurred_at,
+        "recorded_at": entry.recorded_at,
+        "content_digest": entry.content_digest,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+    if not may_read(viewer, entry.classification):
+        return LogEntryPublic(
+            withheld=True, kind=None, text=None, author=None, system=None, corrects=None, **envelope
+        )
+    author = (
+        Author(id=entry.author_id, name=entry.author_name or "")
+        if entry.author_id is not None
+        else None
+    )
+    return LogEntryPublic(
+        withheld=False,
+        kind=EntryKind(entry.kind),
+        text=entry.text,
+        author=author,
+        system=entry.kind == EntryKind.system,
+        corrects=entry.corrects,
+        corrected_by=corrected_by or [],
+        **envelope,
+    )

@@ -1,0 +1,97 @@
+"""The application factory: `create_app(settings)` wires database, routes and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from app import api, web
+from app.accounts import service as accounts
+from app.api import problems
+from app.config import Settings, get_settings
+from app.db import Database
+from app.errors import DomainError
+
+log = logging.getLogger("samvirke")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def announce_setup(db: Database, settings: Settings) -> str | None:
+    """While nobody can sign in, print the one-time link that creates the first administrator."""
+    with db.read_session() as session:
+        if not accounts.needs_setup(session):
+            return None
+    link = f"{settings.base_url.rstrip('/')}/setup?token={accounts.setup_token(settings.resolved_secret_key())}"
+    print(f"\nSamvirke has no users yet. Create the first administrator here:\n\n  {link}\n", flush=True)
+    return link
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings.resolved_database_url, language=settings.default_language)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        announce_setup(db, settings)
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Samvirke",
+        version="0.1.0",
+        summary="Crisis-staff support: incidents and a tamper-evident, append-only decision log.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.secret_key = settings.resolved_secret_key()
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if _is_api(request):
+            return problems.domain_problem(request, exc)
+        return web.errors.domain_error_page(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return problems.validation_problem(request, exc)
+        return web.errors.validation_error_page(request, exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if _is_api(request):
+            return problems.http_problem(request, exc)
+        return web.errors.http_error_page(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_api(request):
+            return problems.problem(
+                request, status=500, code="internal", detail="Something went wrong on the server."
+            )
+        return PlainTextResponse("Internal error", status_code=500)
+
+    @app.get("/healthz", tags=["health"], summary="Ready to serve")
+    def healthz() -> JSONResponse:
+        with db.read_session() as session:
+            accounts.needs_setup(session)  # proves the database answers
+        return JSONResponse({"status": "ok"})
+
+    app.include_router(api.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,8 @@
+"""Imports every table so the metadata (and Alembic) knows them all."""
+
+from app.accounts.models import ApiToken, Invite, User, UserSession
+from app.events.models import Event
+from app.incidents.models import Incident
+from app.log.models import LogEntry
+
+__all__ = ["ApiToken", "Event", "Incident", "Invite", "LogEntry", "User", "UserSession"]

@@ -1,0 +1,12 @@
+"""HTML pages and htmx fragments. Same services as the JSON API; cookie sessions and CSRF."""
+
+from fastapi import APIRouter
+
+from app.web import admin, auth, errors, incidents
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth.router)
+router.include_router(incidents.router)
+router.include_router(admin.router)
+
+__all__ = ["errors", "router"]

@@ -10,12 +10,12 @@ start with a plain `BEGIN` and never wait. On PostgreSQL the services lock the i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -30,6 +30,8 @@ SQLModel.metadata.naming_convention = {
 metadata: MetaData = SQLModel.metadata
 
 _WRITE_OPTION = "samvirke_write"
+NOTIFY_CHANNEL = "samvirke_events"
+WakeListener = Callable[[int, int], None]
 
 
 def utcnow() -> datetime:
@@ -94,11 +96,26 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._wake_listeners: list[WakeListener] = []
 
     def session(self, *, write: bool) -> Session:
         session = Session(self._write_engine if write else self.engine, expire_on_commit=False)
         session.info["language"] = self.language
+        session.info["database"] = self
         return session
+
+    def add_wake_listener(self, listener: WakeListener) -> None:
+        """Called with (incident_id, seq) after every commit that recorded events."""
+        self._wake_listeners.append(listener)
+
+    def remove_wake_listener(self, listener: WakeListener) -> None:
+        if listener in self._wake_listeners:
+            self._wake_listeners.remove(listener)
+
+    def _woken(self, wakeups: dict[int, int]) -> None:
+        for incident_id, seq in wakeups.items():
+            for listener in list(self._wake_listeners):
+                listener(incident_id, seq)
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -112,3 +129,29 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_in_transaction(session: Session) -> None:
+    """On PostgreSQL, NOTIFY is transactional: other instances hear of committed events only."""
+    database = session.info.get("database")
+    wakeups = session.info.get("wakeups")
+    if wakeups and isinstance(database, Database) and not database.is_sqlite:
+        for incident_id, seq in wakeups.items():
+            session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": NOTIFY_CHANNEL, "payload": f"{incident_id}:{seq}"},
+            )
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    database = session.info.get("database")
+    wakeups = session.info.pop("wakeups", None)
+    if wakeups and isinstance(database, Database):
+        database._woken(wakeups)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _previous: object) -> None:
+    session.info.pop("wakeups", None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.i18n import N_
+
 
 class DomainError(Exception):
     status = 400
@@ -50,7 +52,7 @@ class IncidentClosed(Conflict):
     code = "incident-closed"
 
     def __init__(self) -> None:
-        super().__init__("This incident is closed: nothing more can be logged or changed.")
+        super().__init__(N_("This incident is closed: nothing more can be logged or changed."))
 
 
 class RateLimited(DomainError):

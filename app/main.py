@@ -19,6 +19,9 @@ from app.api import problems
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
+from app.live import ws as live_ws
+from app.live.bus import PostgresBus
+from app.live.hub import Hub
 
 log = logging.getLogger("samvirke")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -42,10 +45,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.resolved_database_url, language=settings.default_language)
 
+    hub = Hub(db)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         announce_setup(db, settings)
+        await hub.start()
+        bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake)
+        if bus is not None:
+            await bus.start()
         yield
+        if bus is not None:
+            await bus.stop()
+        await hub.stop()
         db.dispose()
 
     app = FastAPI(
@@ -56,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.hub = hub
     app.state.secret_key = settings.resolved_secret_key()
 
     @app.exception_handler(DomainError)
@@ -92,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     app.include_router(api.router)
+    app.include_router(live_ws.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

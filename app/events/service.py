@@ -1,4 +1,9 @@
-"""Recording events. Called by other services inside their transaction; never commits."""
+"""Recording events. Called by other services inside their transaction; never commits.
+
+Each recorded event also leaves a wake-up note on the session (`info["wakeups"]`: incident id
+→ newest seq). `app.db` turns the notes into a PostgreSQL NOTIFY inside the transaction and an
+in-process wake-up after the commit, so the live push learns of committed changes only.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from app.incidents.models import Incident
 INCIDENT_OPENED = "incident.opened"
 INCIDENT_UPDATED = "incident.updated"
 LOG_APPENDED = "log.appended"
+WAKEUPS = "wakeups"
 
 
 def record_event(session: Session, *, incident: Incident, type: str, data: dict[str, Any]) -> Event:
@@ -21,4 +27,5 @@ def record_event(session: Session, *, incident: Incident, type: str, data: dict[
     event = Event(incident_id=incident.id, seq=incident.event_seq, type=type, data=data)
     session.add(incident)
     session.add(event)
+    session.info.setdefault(WAKEUPS, {})[incident.id] = incident.event_seq
     return event

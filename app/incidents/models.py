@@ -15,6 +15,7 @@ from pydantic import Field as PField
 from sqlmodel import Column, Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
+from app.text import clean_text
 
 
 class Category(StrEnum):
@@ -83,8 +84,8 @@ class IncidentCreate(BaseModel):
 
     @field_validator("title", mode="before")
     @classmethod
-    def _strip(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
+    def _clean(cls, value: object) -> object:
+        return clean_text(value)
 
 
 class IncidentChange(BaseModel):

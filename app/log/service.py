@@ -17,6 +17,7 @@ from app.accounts.viewer import Viewer
 from app.db import utcnow
 from app.errors import IncidentClosed, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED, record_event
+from app.i18n import N_
 from app.incidents.models import Incident
 from app.log import chain
 from app.log.models import (
@@ -121,8 +122,7 @@ def append_entry(
             classification = target_class
         elif CLASSIFICATION_RANK[classification] < CLASSIFICATION_RANK[target_class]:
             raise Invalid(
-                "A correction must be classified at least as strictly as the entry it corrects "
-                "({classification}).",
+                N_("A correction must be as strictly classified as the entry it corrects ({classification})."),
                 field="classification",
                 classification=target_class.value,
             )

@@ -10,6 +10,7 @@ from app.accounts import service as accounts
 from app.accounts.models import User
 from app.deps import DbSession
 from app.errors import AuthRequired, NotAllowed
+from app.i18n import N_
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 from app.web.security import SESSION_COOKIE, check_csrf
@@ -20,7 +21,7 @@ class LoginRequired(AuthRequired):
 
     def __init__(self, *, expired: bool) -> None:
         super().__init__(
-            "Your session has expired. Sign in again." if expired else "Sign in to continue."
+            N_("Your session has expired. Sign in again.") if expired else N_("Sign in to continue.")
         )
         self.expired = expired
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test bench vendor clean
+.PHONY: run test bench vendor clean i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,12 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_append.py
 
+vendor:  # refresh htmx, its ws extension and idiomorph in app/static/vendor/ from npm
+	bash scripts/vendor.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Refresh the translation catalogues after changing user-visible text.
+i18n: $(VENV)/.installed
+	BIN=$(BIN) scripts/i18n.sh

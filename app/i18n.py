@@ -32,12 +32,12 @@ def translations(language: str) -> NullTranslations:
     return Translations(buffer)
 
 
-def gettext(language: str, message: str, **params: object) -> str:
-    text = translations(language).gettext(message)
+def gettext(language: str, msgid: str, /, **params: object) -> str:
+    text = translations(language).gettext(msgid)
     return text.format(**params) if params else text
 
 
-def ngettext(language: str, singular: str, plural: str, n: int, **params: object) -> str:
+def ngettext(language: str, singular: str, plural: str, n: int, /, **params: object) -> str:
     text = translations(language).ngettext(singular, plural, n)
     return text.format(n=n, **params)
 

@@ -1,5 +1,159 @@
-"""Pages for incidents and their logs (filled in by the pages work)."""
+"""Pages for incidents: the list, opening one, its page, and changing its level and phase.
 
-from fastapi import APIRouter
+The log part of the incident page (its view, writing entries, the paper log) is in `web/log.py`.
+A level or phase change from the page answers htmx with the header block and the log blocks out
+of band (the change wrote a system entry); closing reloads the page, which then has no inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.accounts.models import User
+from app.accounts.viewer import Viewer
+from app.deps import DbSession
+from app.incidents import service as incidents
+from app.incidents.models import Incident, IncidentChange, IncidentCreate, Phase
+from app.log import service as log_service
+from app.web import labels  # noqa: F401  (installs the vocabulary for the templates)
+from app.web import log as log_pages
+from app.web.deps import Csrf, PageIncident, PageUser
+from app.web.errors import error_response
+from app.web.forms import FormInvalid, parse_form
+from app.web.render import is_htmx, language_of, render
 
 router = APIRouter()
+router.include_router(log_pages.router)
+
+
+@router.get("/")
+def incident_list(request: Request, session: DbSession, user: PageUser) -> Response:
+    items = [incidents.present_incident(session, i) for i in incidents.list_incidents(session)]
+    return render(
+        request,
+        "incidents/list.html",
+        {
+            "open_incidents": [i for i in items if not i.closed],
+            "closed_incidents": [i for i in items if i.closed],
+            "nav": "incidents",
+        },
+        user=user,
+    )
+
+
+@router.get("/incidents/new")
+def new_incident_page(request: Request, user: PageUser) -> Response:
+    form = {"title": "", "category": "other", "level": "yellow", "exercise": False}
+    return render(
+        request, "incidents/new.html", {"form": form, "errors": {}, "nav": "incidents"}, user=user
+    )
+
+
+@router.post("/incidents", dependencies=[Csrf])
+def open_incident(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    title: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    level: Annotated[str, Form()] = "",
+    exercise: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"title": title, "category": category, "level": level, "exercise": exercise != ""}
+    try:
+        data = parse_form(IncidentCreate, form, language_of(request, user))
+    except FormInvalid as exc:
+        return render(
+            request,
+            "incidents/new.html",
+            {"form": form, "errors": exc.messages, "nav": "incidents"},
+            user=user,
+            status_code=422,
+        )
+    incident = incidents.open_incident(session, actor=user, data=data)
+    return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+
+
+@router.get("/incidents/{incident_id}")
+def incident_page(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    incident: PageIncident,
+    kind: str = "",
+    before: str = "",
+    corrects: str = "",
+) -> Response:
+    # Query values come from links people may have edited: anything unreadable is ignored.
+    form: dict[str, object] = {}
+    number = log_pages.parse_number(corrects)
+    if number is not None:  # the "Correct" link without JavaScript: the form starts filled in
+        original = log_service.get_entry(
+            session, viewer=Viewer.of(user), incident=incident, number=number
+        )
+        if not original.withheld and not original.system and original.kind is not None:
+            form = {
+                "corrects": number,
+                "text": original.text,
+                "kind": original.kind.value,
+                "classification": original.classification.value,
+            }
+    context = log_pages.page_context(
+        session,
+        user,
+        incident,
+        kind=log_pages.parse_kind(kind),
+        before=log_pages.parse_number(before),
+        form=form,
+    )
+    block = "log" if is_htmx(request) and request.headers.get("hx-target") == "log" else None
+    return render(request, log_pages.PAGE_TEMPLATE, context, user=user, block=block)
+
+
+@router.post("/incidents/{incident_id}/level", dependencies=[Csrf])
+def change_level(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    incident: PageIncident,
+    level: Annotated[str, Form()] = "",
+) -> Response:
+    return _change(request, session, user, incident, {"level": level})
+
+
+@router.post("/incidents/{incident_id}/phase", dependencies=[Csrf])
+def change_phase(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    incident: PageIncident,
+    phase: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    if phase == Phase.closed and confirm != "yes" and not incident.is_closed:
+        # Without JavaScript there was no confirmation dialog: ask on a page of its own.
+        context = {"incident": incidents.present_incident(session, incident), "nav": "incidents"}
+        return render(request, "incidents/close.html", context, user=user)
+    return _change(request, session, user, incident, {"phase": phase})
+
+
+def _change(
+    request: Request, session: DbSession, user: User, incident: Incident, fields: dict[str, str]
+) -> Response:
+    try:
+        change = parse_form(IncidentChange, fields, language_of(request, user))
+    except FormInvalid as exc:
+        return error_response(request, 422, list(exc.messages.values()))
+    incidents.change_incident(session, actor=user, incident=incident, change=change)
+    if not is_htmx(request):
+        return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+    if incident.is_closed:
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
+    kind, before = log_pages.view_of_current_url(request)
+    context = log_pages.page_context(session, user, incident, kind=kind, before=before)
+    return log_pages.render_blocks(
+        request, context, user, "incident_header", "log_entries", "log_more"
+    )

@@ -1,0 +1,207 @@
+"""The incident page's log: what it shows (`page_context`), writing an entry, the paper log.
+
+A written entry answers htmx with the `log_entries` block (and the filter and paging navs out of
+band, since the view goes back to the newest entries of every kind); a plain form post gets a
+303 back to the page. A refused entry keeps everything the person typed: htmx swaps only the
+message into `#log-form-errors`, a plain post re-renders the page with the form filled in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from app import i18n
+from app.accounts.models import User
+from app.accounts.viewer import Viewer
+from app.config import Settings
+from app.db import utcnow
+from app.deps import DbSession
+from app.errors import DomainError
+from app.incidents import service as incidents
+from app.incidents.models import Incident
+from app.log import service as log_service
+from app.log.models import EntryKind, LogEntryCreate, LogEntryPublic
+from app.web.deps import Csrf, PageIncident, PageUser
+from app.web.errors import error_response
+from app.web.forms import FormInvalid, parse_form
+from app.web.render import is_htmx, language_of, render
+
+router = APIRouter()
+
+PAGE_SIZE = 100
+PAGE_TEMPLATE = "incidents/page.html"
+
+
+def parse_kind(value: str | None) -> EntryKind | None:
+    """A kind from a query string; anything unknown means "every kind"."""
+    try:
+        return EntryKind(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_number(value: str) -> int | None:
+    """An entry number from a query string; anything else (or absurdly long) means none."""
+    value = value.strip()
+    return int(value) if value.isdecimal() and len(value) <= 9 else None
+
+
+def view_of_current_url(request: Request) -> tuple[EntryKind | None, int | None]:
+    """The filter and page an htmx request's page is showing (from its HX-Current-URL)."""
+    query = parse_qs(urlsplit(request.headers.get("hx-current-url", "")).query)
+    return parse_kind(query.get("kind", [""])[0]), parse_number(query.get("before", [""])[0])
+
+
+def page_context(
+    session: Session,
+    user: User,
+    incident: Incident,
+    *,
+    kind: EntryKind | None = None,
+    before: int | None = None,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Everything `incidents/page.html` and its blocks need, for one reader."""
+    viewer = Viewer.of(user)
+    rows = log_service.list_recent(
+        session, viewer=viewer, incident=incident, before=before, kind=kind, limit=PAGE_SIZE + 1
+    )
+    entries = rows[:PAGE_SIZE]
+    return {
+        "incident": incidents.present_incident(session, incident),
+        "entries": entries,
+        "view": {
+            "kind": kind.value if kind else "",
+            "before": before,
+            "older_before": entries[-1].number if len(rows) > PAGE_SIZE else None,
+        },
+        "form": form or {},
+        "errors": errors or {},
+        "now": utcnow(),
+        "nav": "incidents",
+    }
+
+
+def render_blocks(
+    request: Request, context: dict[str, Any], user: User, main: str, *oob: str
+) -> HTMLResponse:
+    """One block of the page as the answer, more blocks after it swapped out of band."""
+    response = render(request, PAGE_TEMPLATE, {**context, "oob": False}, user=user, block=main)
+    extra = b"".join(
+        render(request, PAGE_TEMPLATE, {**context, "oob": True}, user=user, block=name).body
+        for name in oob
+    )
+    if extra:
+        response.body = bytes(response.body) + extra
+        response.headers["content-length"] = str(len(response.body))
+    return response
+
+
+def local_datetime(value: str, zone: ZoneInfo) -> datetime | str:
+    """A `datetime-local` field read in the instance's time zone; the raw text if unreadable."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+@router.post("/incidents/{incident_id}/log", dependencies=[Csrf])
+def log_entry(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    incident: PageIncident,
+    text: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    classification: Annotated[str, Form()] = "",
+    occurred_at: Annotated[str, Form()] = "",
+    corrects: Annotated[str, Form()] = "",
+    view_kind: Annotated[str, Form()] = "",
+) -> Response:
+    settings: Settings = request.app.state.settings
+    lang = language_of(request, user)
+    form = {
+        "text": text,
+        "kind": kind,
+        "classification": classification,
+        "occurred_at": occurred_at,
+        "corrects": corrects,
+    }
+    fields = {**form, "occurred_at": local_datetime(occurred_at.strip(), settings.zone)}
+    try:
+        data = parse_form(LogEntryCreate, fields, lang)
+        log_service.append_entry(session, actor=user, incident=incident, data=data)
+    except FormInvalid as exc:
+        return _refused(request, session, user, incident, form, view_kind, 422, exc.messages)
+    except DomainError as exc:
+        message = i18n.gettext(lang, exc.message, **exc.params)
+        return _refused(
+            request,
+            session,
+            user,
+            incident,
+            form,
+            view_kind,
+            exc.status,
+            {exc.field or "form": message},
+        )
+    if is_htmx(request):
+        context = page_context(session, user, incident)
+        response = render_blocks(request, context, user, "log_entries", "log_filter", "log_more")
+        if urlsplit(request.headers.get("hx-current-url", "")).query:
+            response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
+        return response
+    target = f"/incidents/{incident.id}"
+    kind_filter = parse_kind(view_kind)
+    return RedirectResponse(target + (f"?kind={kind_filter.value}" if kind_filter else ""), 303)
+
+
+def _refused(
+    request: Request,
+    session: Session,
+    user: User,
+    incident: Incident,
+    form: dict[str, str],
+    view_kind: str,
+    status: int,
+    messages: dict[str, str],
+) -> Response:
+    if is_htmx(request):
+        return error_response(request, status, list(messages.values()))
+    session.rollback()  # a refused write leaves nothing behind; read the page afresh
+    context = page_context(
+        session, user, incident, kind=parse_kind(view_kind), form=form, errors=messages
+    )
+    return render(request, PAGE_TEMPLATE, context, user=user, status_code=status)
+
+
+@router.get("/incidents/{incident_id}/print")
+def print_log(
+    request: Request, session: DbSession, user: PageUser, incident: PageIncident
+) -> Response:
+    """The whole log, oldest first, for paper: the picture must survive a dead network."""
+    viewer = Viewer.of(user)
+    entries: list[LogEntryPublic] = []
+    after: int | None = 0
+    while after is not None:
+        page = log_service.list_entries(
+            session, viewer=viewer, incident=incident, after=after, limit=log_service.PAGE_MAX
+        )
+        entries.extend(page.items)
+        after = page.next_after
+    context = {
+        "incident": incidents.present_incident(session, incident),
+        "entries": entries,
+        "now": utcnow(),
+        "nav": "incidents",
+    }
+    return render(request, "incidents/print.html", context, user=user)

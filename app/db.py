@@ -5,7 +5,8 @@ One `Database` per process. On SQLite every connection runs in WAL mode with
 Write transactions start with `BEGIN IMMEDIATE`, so concurrent writers queue for the single
 write lock at the start instead of failing half-way: serialised by design. Read transactions
 start with a plain `BEGIN` and never wait. On PostgreSQL the services lock the incident row
-(`SELECT … FOR UPDATE`), which serialises the appends of one incident and nothing else.
+(`SELECT … FOR UPDATE`), which serialises the appends of one incident and nothing else, and
+reads run in REPEATABLE READ so that each read sees one snapshot.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ metadata: MetaData = SQLModel.metadata
 _WRITE_OPTION = "samvirke_write"
 NOTIFY_CHANNEL = "samvirke_events"
 WakeListener = Callable[[int, int], None]
+
+
+# The largest id or number an INTEGER column holds on PostgreSQL. Inputs are bounded by it, so
+# a huge number in a URL or body is a 422, not an overflow deep in the driver.
+INT_MAX = 2**31 - 1
 
 
 def utcnow() -> datetime:
@@ -96,10 +102,17 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        # A read sees one snapshot (SQLite's deferred BEGIN does this already), so a page's
+        # log and the event seq it resumes from always agree.
+        self._read_engine = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="REPEATABLE READ")
+        )
         self._wake_listeners: list[WakeListener] = []
 
     def session(self, *, write: bool) -> Session:
-        session = Session(self._write_engine if write else self.engine, expire_on_commit=False)
+        session = Session(self._write_engine if write else self._read_engine, expire_on_commit=False)
         session.info["language"] = self.language
         session.info["database"] = self
         return session

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.config import Settings
-from app.db import Database
+from app.db import INT_MAX, Database
 from app.errors import AuthRequired
 from app.incidents import service as incidents
 from app.incidents.models import Incident
@@ -62,7 +62,10 @@ def api_user(
 ApiUser = Annotated[User, Depends(api_user)]
 
 
-def api_incident(session: DbSession, incident_id: int) -> Incident:
+def api_incident(
+    session: DbSession,
+    incident_id: Annotated[int, Path(ge=1, le=INT_MAX, description="The incident's id.")],
+) -> Incident:
     return incidents.get_incident(session, incident_id)
 
 

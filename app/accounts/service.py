@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
@@ -29,7 +30,18 @@ from app.db import utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
-_DUMMY_HASH = _hasher.hash("not a real password, used to keep timing even")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown, so both paths take as long.
+
+    Made on first use, not at import: every CLI command imports this module, and an argon2
+    hash costs a noticeable part of a second on a small machine.
+    """
+    return _hasher.hash("not a real password, used to keep timing even")
+
+
 SETUP_MAX_AGE = 7 * 24 * 3600
 
 
@@ -147,7 +159,7 @@ def set_language(session: Session, *, user: User, language: str | None) -> User:
 def authenticate(session: Session, *, email: str, password: str) -> User:
     user = get_user_by_email(session, email)
     if user is None or not user.active or user.password_hash is None:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(password, _dummy_hash())
         raise AuthRequired("Wrong e-mail or password.")
     if not _hasher.verify(password, user.password_hash):
         raise AuthRequired("Wrong e-mail or password.")

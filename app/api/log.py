@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from app.accounts.viewer import Viewer
+from app.db import INT_MAX
 from app.deps import ApiIncident, ApiUser, DbSession
 from app.log import service
 from app.log.models import EntryKind, LogEntryCreate, LogEntryPublic, LogPage, VerifyResult
@@ -28,7 +29,9 @@ def list_entries(
     session: DbSession,
     user: ApiUser,
     incident: ApiIncident,
-    after: Annotated[int, Query(ge=0, description="Return entries with a larger number.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT_MAX, description="Return entries with a larger number.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 100,
     kind: Annotated[EntryKind | None, Query(description="Only entries of this kind.")] = None,
 ) -> LogPage:
@@ -61,6 +64,9 @@ def export(session: DbSession, user: ApiUser, incident: ApiIncident) -> Response
 
 @router.get("/{number}", response_model=LogEntryPublic, summary="Get one entry")
 def get_entry(
-    session: DbSession, user: ApiUser, incident: ApiIncident, number: int
+    session: DbSession,
+    user: ApiUser,
+    incident: ApiIncident,
+    number: Annotated[int, Path(ge=1, le=INT_MAX, description="The entry's number.")],
 ) -> LogEntryPublic:
     return service.get_entry(session, viewer=Viewer.of(user), incident=incident, number=number)

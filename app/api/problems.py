@@ -33,8 +33,14 @@ class Problem(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
+# `model` registers the Problem schema; FastAPI files it under application/json, so it is named
+# again for the media type the errors are really sent with.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": text}
+    status: {
+        "model": Problem,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": text,
+    }
     for status, text in {
         400: "Malformed request",
         401: "Not signed in",
@@ -109,11 +115,18 @@ def validation_problem(request: Request, exc: RequestValidationError) -> JSONRes
     return problem(request, status=422, code="invalid", detail=detail, errors=errors)
 
 
+_FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = gettext(_language(request), "There is nothing at this address.")
+    if exc.status_code == 400 and detail == _FASTAPI_UNPARSABLE_BODY:
+        # A body that is not even text (e.g. not UTF-8) is malformed JSON like any other.
+        code = "malformed-json"
+        detail = gettext(_language(request), "The request body is not valid JSON.")
     return problem(
         request,
         status=exc.status_code,

@@ -56,7 +56,7 @@ class PostgresBus:
                         self._dispatch(notify.payload)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: wait, reconnect, re-check
                 self.listening.clear()
                 log.warning("live bus: connection lost (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)

@@ -4,6 +4,10 @@ A wake-up (from the bus) marks a room dirty; the room's pump reads every event p
 watermark once, renders each event once per audience key and offers the result to every
 subscriber. Offering never waits: a subscriber whose queue is full is marked `behind` and its
 socket catches up from the database on its own, so one stalled client slows no one else.
+
+Every database read runs in a worker thread through `Hub.read`, which keeps track of it even
+after its caller is cancelled: `stop()` waits for those stragglers, because a connection handed
+back to the pool after `Database.dispose()` is never closed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from app.accounts.viewer import Viewer
 from app.db import Database
@@ -21,7 +26,9 @@ log = logging.getLogger("samvirke.live")
 
 QUEUE_MAX = 256
 RECHECK_SECONDS = 5.0
+STOP_WAIT_SECONDS = 10.0
 
+T = TypeVar("T")
 Renderer = Callable[[LiveEvent, Viewer], str]
 
 
@@ -61,6 +68,7 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._recheck: asyncio.Task[None] | None = None
+        self._reads: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -75,13 +83,27 @@ class Hub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._reads:  # reads whose callers were cancelled still hold a connection
+            await asyncio.wait(set(self._reads), timeout=STOP_WAIT_SECONDS)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking database read in a worker thread, tracked until the thread is done."""
+        task: asyncio.Task[T] = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._reads.add(task)
+        task.add_done_callback(self._read_done)
+        return await asyncio.shield(task)  # a cancelled caller leaves the thread to finish
+
+    def _read_done(self, task: asyncio.Task[Any]) -> None:
+        self._reads.discard(task)
+        if not task.cancelled():
+            task.exception()  # mark it retrieved: a read nobody awaits any more must not warn
 
     # --- subscriptions --------------------------------------------------------------------
 
     async def subscribe(self, incident_id: int, subscriber: Subscriber) -> None:
         room = self.rooms.get(incident_id)
         if room is None:
-            seq = await asyncio.to_thread(self._head, incident_id)
+            seq = await self.read(self._head, incident_id)
             room = self.rooms.get(incident_id)  # another socket may have made it meanwhile
             if room is None:
                 room = self.rooms[incident_id] = Room(incident_id=incident_id, watermark=seq or 0)
@@ -115,7 +137,7 @@ class Hub:
             while room.dirty:
                 room.dirty = False
                 while True:
-                    events = await asyncio.to_thread(self._load, room.incident_id, room.watermark)
+                    events = await self.read(self._load, room.incident_id, room.watermark)
                     if not events:
                         break
                     for event in events:
@@ -142,7 +164,7 @@ class Hub:
             await asyncio.sleep(RECHECK_SECONDS)
             for incident_id in list(self.rooms):
                 try:
-                    seq = await asyncio.to_thread(self._head, incident_id)
+                    seq = await self.read(self._head, incident_id)
                 except Exception:
                     log.exception("live re-check failed")
                     continue
@@ -160,5 +182,5 @@ class Hub:
             return load_events(session, incident_id, after=after)
 
     def load(self, incident_id: int, after: int) -> list[LiveEvent]:
-        """A socket's own replay read (blocking; call it in a thread)."""
+        """A socket's own replay read (blocking; call it through `read`)."""
         return self._load(incident_id, after)

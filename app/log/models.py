@@ -10,7 +10,7 @@ from pydantic import Field as PField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import INT_MAX, UTCDateTime
 from app.text import clean_text
 
 TEXT_MAX = 10_000
@@ -80,7 +80,7 @@ class LogEntryCreate(BaseModel):
         default=None, description="When it happened (with a UTC offset); defaults to now."
     )
     corrects: int | None = PField(
-        default=None, ge=1, description="The `number` of the entry this one corrects."
+        default=None, ge=1, le=INT_MAX, description="The `number` of the entry this one corrects."
     )
 
     @field_validator("text", mode="before")

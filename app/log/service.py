@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -35,6 +35,9 @@ from app.log.models import (
 from app.log.visibility import may_read, present_entry, readable_classifications
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Before this no crisis is logged; it also keeps times where UTC and the chain's four-digit
+# years can represent them (year 1 at +01:00 is before the start of the calendar in UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_MAX = 1000
 
 
@@ -133,6 +136,8 @@ def append_entry(
         )
     if data.occurred_at is not None and data.occurred_at > utcnow() + FUTURE_TOLERANCE:
         raise Invalid("The time it happened cannot be in the future.", field="occurred_at")
+    if data.occurred_at is not None and data.occurred_at < EARLIEST:
+        raise Invalid("The time it happened is too far in the past.", field="occurred_at")
     entry = write_entry(
         session,
         incident=incident,

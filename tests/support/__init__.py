@@ -1,0 +1,1 @@
+"""Test support code that is not a fixture: real server processes and the like."""

@@ -13,7 +13,7 @@ done
 for lang in nb en; do
   po=app/translations/$lang/LC_MESSAGES/messages.po
   if [ -f "$po" ]; then
-    "$BIN/pybabel" update --no-fuzzy-matching --omit-header -i app/translations/messages.pot -d app/translations -l "$lang"
+    "$BIN/pybabel" update --no-fuzzy-matching -i app/translations/messages.pot -d app/translations -l "$lang"
   else
     "$BIN/pybabel" init -i app/translations/messages.pot -d app/translations -l "$lang"
   fi

@@ -11,7 +11,8 @@ set -euo pipefail
 
 HTMX_SPEC="${HTMX_SPEC:-htmx.org@~2.0}"
 WS_SPEC="${WS_SPEC:-htmx-ext-ws@~2.0}"
-IDIOMORPH_SPEC="${IDIOMORPH_SPEC:-idiomorph@latest}"
+IDIOMORPH_SPEC="${IDIOMORPH_SPEC:-idiomorph@~0.8}"
+SWAGGER_SPEC="${SWAGGER_SPEC:-swagger-ui-dist@~5.35}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEST="$ROOT/app/static/vendor"
@@ -21,9 +22,9 @@ trap 'rm -rf "$WORK"' EXIT
 command -v npm >/dev/null || { echo "vendor.sh: npm is needed (apt-get install npm)" >&2; exit 1; }
 mkdir -p "$DEST"
 
-# fetch SPEC DIST_FILE TARGET_NAME: unpack one package and copy one file of its dist/.
+# fetch SPEC FILE TARGET_NAME: unpack one package and copy one of its files (path inside it).
 fetch() {
-  local spec="$1" dist_file="$2" target="$3" dir tarball name version licence
+  local spec="$1" file="$2" target="$3" dir tarball name version licence
   dir="$WORK/$target"
   mkdir -p "$dir"
   tarball="$(cd "$dir" && npm pack --silent "$spec" | tail -n 1)"
@@ -31,15 +32,22 @@ fetch() {
   name="$(node -p "require('$dir/package/package.json').name")"
   version="$(node -p "require('$dir/package/package.json').version")"
   licence="$(node -p "require('$dir/package/package.json').license || '0BSD (see LICENSE)'")"
-  cp "$dir/package/dist/$dist_file" "$DEST/$target"
+  cp "$dir/package/$file" "$DEST/$target"
+  if [ -f "$dir/package/$file.LICENSE.txt" ]; then  # licences of what a bundle bundles
+    cp "$dir/package/$file.LICENSE.txt" "$DEST/$target.LICENSE.txt"
+  fi
   cp "$dir/package/LICENSE" "$DEST/LICENSE.$name.txt"
   printf '%-14s %-9s %-20s %-24s sha256:%s\n' "$name" "$version" "$licence" "$target" \
     "$(sha256sum "$DEST/$target" | cut -d' ' -f1)" >>"$WORK/versions"
 }
 
-fetch "$HTMX_SPEC" htmx.min.js htmx.min.js
-fetch "$WS_SPEC" ws.min.js htmx-ext-ws.min.js
-fetch "$IDIOMORPH_SPEC" idiomorph-ext.min.js idiomorph-ext.min.js
+fetch "$HTMX_SPEC" dist/htmx.min.js htmx.min.js
+fetch "$WS_SPEC" dist/ws.min.js htmx-ext-ws.min.js
+fetch "$IDIOMORPH_SPEC" dist/idiomorph-ext.min.js idiomorph-ext.min.js
+# The API's interactive documentation at /docs (FastAPI would load it from a CDN).
+fetch "$SWAGGER_SPEC" swagger-ui-bundle.js swagger-ui-bundle.js
+fetch "$SWAGGER_SPEC" swagger-ui.css swagger-ui.css
+fetch "$SWAGGER_SPEC" favicon-32x32.png swagger-favicon.png
 
 {
   echo "# Vendored by scripts/vendor.sh from the npm registry; do not edit these files by hand."

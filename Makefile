@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test bench vendor clean i18n
+.PHONY: run test lint bench vendor clean i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ run: $(VENV)/.installed
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.test-installed
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check app tests tools bench
+	$(BIN)/ruff format --check app tests tools bench
+	$(BIN)/mypy
+
+bench: $(VENV)/.test-installed  # each prints one JSON document; see docs/benchmarks.md
 	$(BIN)/python bench/bench_append.py
+	$(BIN)/python bench/bench_fanout.py
 
 vendor:  # refresh htmx, its ws extension and idiomorph in app/static/vendor/ from npm
 	bash scripts/vendor.sh

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Crisis-staff support: incidents and a tamper-evident, append-only decision log.",
         lifespan=lifespan,
+        docs_url=None,  # served below from our own copy of Swagger UI, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
@@ -103,6 +106,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with db.read_session() as session:
             accounts.needs_setup(session)  # proves the database answers
         return JSONResponse({"status": "ok"})
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Samvirke API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-favicon.png",
+        )
 
     app.include_router(api.router)
     app.include_router(live_ws.router)

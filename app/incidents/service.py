@@ -10,6 +10,7 @@ from app.errors import Invalid, NotFound
 from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, record_event
 from app.i18n import N_, gettext
 from app.incidents.models import (
+    Category,
     Incident,
     IncidentChange,
     IncidentCreate,
@@ -130,9 +131,9 @@ def present_incident(session: Session, incident: Incident) -> IncidentPublic:
     return IncidentPublic(
         id=incident.id or 0,
         title=incident.title,
-        category=incident.category,
-        level=incident.level,
-        phase=incident.phase,
+        category=Category(incident.category),
+        level=Level(incident.level),
+        phase=Phase(incident.phase),
         exercise=incident.exercise,
         closed=incident.is_closed,
         opened_by=opener.name if opener else None,

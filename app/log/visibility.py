@@ -6,6 +6,8 @@ Every path that shows an entry (pages, JSON API, exports, live push) goes throug
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.accounts.viewer import Viewer
 from app.log.models import Author, Classification, EntryKind, LogEntry, LogEntryPublic
 
@@ -23,7 +25,7 @@ def readable_classifications(viewer: Viewer) -> list[str]:
 def present_entry(
     entry: LogEntry, viewer: Viewer, corrected_by: list[int] | None = None
 ) -> LogEntryPublic:
-    envelope = {
+    envelope: dict[str, Any] = {
         "incident_id": entry.incident_id,
         "number": entry.number,
         "classification": Classification(entry.classification),

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from app import i18n
@@ -92,7 +92,7 @@ def page_context(
 
 def render_blocks(
     request: Request, context: dict[str, Any], user: User, main: str, *oob: str
-) -> HTMLResponse:
+) -> Response:
     """One block of the page as the answer, more blocks after it swapped out of band."""
     response = render(request, PAGE_TEMPLATE, {**context, "oob": False}, user=user, block=main)
     extra = b"".join(

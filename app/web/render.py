@@ -13,14 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, pass_context
 from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app import i18n
 from app.accounts.models import User
-from app.config import Settings
+from app.config import LANGUAGES, Settings
 from app.db import utcnow
 from app.web.security import csrf_token, ensure_csrf_cookie
 
@@ -74,7 +74,7 @@ env.filters["isotime"] = _isotime
 
 def language_of(request: Request, user: User | None) -> str:
     settings: Settings = request.app.state.settings
-    if user is not None and user.language in i18n.LANGUAGES:
+    if user is not None and user.language in LANGUAGES:
         return str(user.language)
     return i18n.negotiate(request.headers.get("accept-language"), settings.default_language)
 
@@ -92,7 +92,7 @@ def render(
     block: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-) -> HTMLResponse:
+) -> Response:
     """Render a whole page, or only `block` of it (for htmx and, later, live pushes)."""
     settings: Settings = request.app.state.settings
     lang = language_of(request, user)

@@ -20,6 +20,7 @@ from app.api import problems
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError
+from app.live import pages as live_pages
 from app.live import ws as live_ws
 from app.live.bus import PostgresBus
 from app.live.hub import Hub
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(live_ws.router)
+    app.include_router(live_pages.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -5,6 +5,9 @@ watermark once, renders each event once per audience key and offers the result t
 subscriber. Offering never waits: a subscriber whose queue is full is marked `behind` and its
 socket catches up from the database on its own, so one stalled client slows no one else.
 
+The incident list has one more room, the lobby: every wake-up of any incident (a new one too)
+marks it dirty, and its pump reads the whole list once and offers it when its version grew.
+
 Every database read runs in a worker thread through `Hub.read`, which keeps track of it even
 after its caller is cancelled: `stop()` waits for those stragglers, because a connection handed
 back to the pool after `Database.dispose()` is never closed.
@@ -16,11 +19,18 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.accounts.viewer import Viewer
 from app.db import Database
-from app.live.events import LiveEvent, head_seq, load_events
+from app.live.events import (
+    IncidentList,
+    LiveEvent,
+    head_seq,
+    list_version,
+    load_events,
+    load_incident_list,
+)
 
 log = logging.getLogger("samvirke.live")
 
@@ -29,16 +39,19 @@ RECHECK_SECONDS = 5.0
 STOP_WAIT_SECONDS = 10.0
 
 T = TypeVar("T")
-Renderer = Callable[[LiveEvent, Viewer], str]
+Item = TypeVar("Item")  # what a room fans out: a LiveEvent, or the lobby's IncidentList
 
 
 @dataclass(eq=False)
-class Subscriber:
-    """One socket's view of a room: what it is sent, and how it is rendered."""
+class Subscriber(Generic[Item]):
+    """One socket's view of a room: what it is sent, and how it is rendered.
+
+    Subscribers with the same `key` get the same text, rendered once for all of them.
+    """
 
     viewer: Viewer
     key: Hashable
-    render: Renderer
+    render: Callable[[Item, Viewer], str]
     queue: asyncio.Queue[tuple[int, str]] = field(
         default_factory=lambda: asyncio.Queue(maxsize=QUEUE_MAX)
     )
@@ -57,7 +70,17 @@ class Subscriber:
 class Room:
     incident_id: int
     watermark: int
-    subscribers: set[Subscriber] = field(default_factory=set)
+    subscribers: set[Subscriber[LiveEvent]] = field(default_factory=set)
+    dirty: bool = False
+    pump: asyncio.Task[None] | None = None
+
+
+@dataclass(eq=False)
+class Lobby:
+    """The incident list's watchers; `version` is the newest list version offered to them."""
+
+    version: int = 0
+    subscribers: set[Subscriber[IncidentList]] = field(default_factory=set)
     dirty: bool = False
     pump: asyncio.Task[None] | None = None
 
@@ -66,6 +89,7 @@ class Hub:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.rooms: dict[int, Room] = {}
+        self.lobby = Lobby()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._recheck: asyncio.Task[None] | None = None
         self._reads: set[asyncio.Task[Any]] = set()
@@ -79,7 +103,8 @@ class Hub:
 
     async def stop(self) -> None:
         self.db.remove_wake_listener(self.wake_threadsafe)
-        tasks = [t for t in [self._recheck, *(r.pump for r in self.rooms.values())] if t]
+        pumps = [self.lobby.pump, *(r.pump for r in self.rooms.values())]
+        tasks = [t for t in [self._recheck, *pumps] if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -100,7 +125,7 @@ class Hub:
 
     # --- subscriptions --------------------------------------------------------------------
 
-    async def subscribe(self, incident_id: int, subscriber: Subscriber) -> None:
+    async def subscribe(self, incident_id: int, subscriber: Subscriber[LiveEvent]) -> None:
         room = self.rooms.get(incident_id)
         if room is None:
             seq = await self.read(self._head, incident_id)
@@ -109,13 +134,21 @@ class Hub:
                 room = self.rooms[incident_id] = Room(incident_id=incident_id, watermark=seq or 0)
         room.subscribers.add(subscriber)
 
-    def unsubscribe(self, incident_id: int, subscriber: Subscriber) -> None:
+    def unsubscribe(self, incident_id: int, subscriber: Subscriber[LiveEvent]) -> None:
         room = self.rooms.get(incident_id)
         if room is None:
             return
         room.subscribers.discard(subscriber)
         if not room.subscribers and room.pump is None:
             del self.rooms[incident_id]
+
+    async def subscribe_list(self, subscriber: Subscriber[IncidentList]) -> None:
+        if not self.lobby.subscribers:  # nobody watched: the version it knew may be stale
+            self.lobby.version = await self.read(self._list_version)
+        self.lobby.subscribers.add(subscriber)
+
+    def unsubscribe_list(self, subscriber: Subscriber[IncidentList]) -> None:
+        self.lobby.subscribers.discard(subscriber)
 
     # --- wake-ups -------------------------------------------------------------------------
 
@@ -125,6 +158,11 @@ class Hub:
             self._loop.call_soon_threadsafe(self.wake, incident_id, seq)
 
     def wake(self, incident_id: int, seq: int | None = None) -> None:
+        """Something was committed: the incident's room and the incident list may have news."""
+        self.wake_list()
+        self._wake_room(incident_id, seq)
+
+    def _wake_room(self, incident_id: int, seq: int | None) -> None:
         room = self.rooms.get(incident_id)
         if room is None or (seq is not None and seq <= room.watermark):
             return
@@ -141,7 +179,7 @@ class Hub:
                     if not events:
                         break
                     for event in events:
-                        self._fan_out(room, event)
+                        _fan_out(room.subscribers, event.seq, event)
                         room.watermark = event.seq
         except Exception:  # a failed read must not kill live delivery; the re-check retries
             log.exception("live pump failed for incident %s", room.incident_id)
@@ -150,13 +188,27 @@ class Hub:
             if not room.subscribers:
                 self.rooms.pop(room.incident_id, None)
 
-    def _fan_out(self, room: Room, event: LiveEvent) -> None:
-        rendered: dict[Hashable, str] = {}
-        for subscriber in list(room.subscribers):
-            message = rendered.get(subscriber.key)
-            if message is None:
-                message = rendered[subscriber.key] = subscriber.render(event, subscriber.viewer)
-            subscriber.offer(event.seq, message)
+    def wake_list(self) -> None:
+        lobby = self.lobby
+        if not lobby.subscribers:
+            return
+        lobby.dirty = True
+        if lobby.pump is None:
+            lobby.pump = asyncio.create_task(self._pump_list())
+
+    async def _pump_list(self) -> None:
+        lobby = self.lobby
+        try:
+            while lobby.dirty:
+                lobby.dirty = False
+                listing = await self.read(self.load_list)
+                if listing.version > lobby.version:
+                    _fan_out(lobby.subscribers, listing.version, listing)
+                    lobby.version = listing.version
+        except Exception:  # as for rooms: the re-check tries again
+            log.exception("live pump failed for the incident list")
+        finally:
+            lobby.pump = None
 
     async def _recheck_forever(self) -> None:
         """Covers a lost wake-up (a dropped NOTIFY, a write from another process)."""
@@ -169,7 +221,15 @@ class Hub:
                     log.exception("live re-check failed")
                     continue
                 if seq is not None:
-                    self.wake(incident_id, seq)
+                    self._wake_room(incident_id, seq)
+            if self.lobby.subscribers:
+                try:
+                    version = await self.read(self._list_version)
+                except Exception:
+                    log.exception("live re-check failed")
+                    continue
+                if version > self.lobby.version:
+                    self.wake_list()
 
     # --- database reads (run in a thread) -------------------------------------------------
 
@@ -184,3 +244,22 @@ class Hub:
     def load(self, incident_id: int, after: int) -> list[LiveEvent]:
         """A socket's own replay read (blocking; call it through `read`)."""
         return self._load(incident_id, after)
+
+    def _list_version(self) -> int:
+        with self.db.read_session() as session:
+            return list_version(session)
+
+    def load_list(self) -> IncidentList:
+        """The incident list as the lobby and a list socket's catch-up read it (blocking)."""
+        with self.db.read_session() as session:
+            return load_incident_list(session)
+
+
+def _fan_out(subscribers: set[Subscriber[Item]], seq: int, item: Item) -> None:
+    """Render once per key, offer to all: the text is shared, the queues are not."""
+    rendered: dict[Hashable, str] = {}
+    for subscriber in list(subscribers):
+        message = rendered.get(subscriber.key)
+        if message is None:
+            message = rendered[subscriber.key] = subscriber.render(item, subscriber.viewer)
+        subscriber.offer(seq, message)

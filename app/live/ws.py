@@ -3,6 +3,10 @@
 Every socket is checked before `accept()`: the Origin (a browser socket must come from our own
 origin; programs send none) and the credentials (bearer token or session cookie). A refused
 socket is closed before the handshake completes, which the client sees as HTTP 403.
+
+`serve` runs every accepted socket, the programs' JSON one here and the pages' HTML ones in
+`live/pages.py`: what differs is the `Feed` (which hub room, how to catch up from the database)
+and the subscriber's renderer, never the replay, gap and heartbeat rules.
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, WebSocket
+from sqlmodel import Session
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from app.accounts import service as accounts
+from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.config import Settings
 from app.db import Database
 from app.live.events import LiveEvent, event_json, head_seq
-from app.live.hub import Hub, Renderer, Subscriber
+from app.live.hub import Hub, Subscriber
 
 router = APIRouter()
 log = logging.getLogger("samvirke.live")
@@ -58,40 +65,48 @@ def _bearer(websocket: WebSocket) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _viewer_from_token(hub: Hub, db: Database, token: str) -> Viewer | None:
-    def check() -> Viewer | None:
+Lookup = Callable[[Session, str], User | None]
+LOOKUPS: dict[str, Lookup] = {"token": accounts.token_user, "session": accounts.session_user}
+
+
+async def credential_user(hub: Hub, db: Database, kind: str, raw: str) -> User | None:
+    """The user of a bearer token (`kind` "token") or a session cookie ("session"), if valid."""
+
+    def check() -> User | None:
         with db.read_session() as session:
-            user = accounts.token_user(session, token)
-            return Viewer.of(user) if user else None
+            return LOOKUPS[kind](session, raw)
 
     return await hub.read(check)
 
 
-class TokenRechecks:
-    """The heartbeats' credential re-checks, coalesced: one read for all tokens due together.
+class CredentialRechecks:
+    """The heartbeats' credential re-checks, coalesced: one read for all credentials due together.
 
     A thousand open sockets re-checked one by one cost a thousand read transactions per
     heartbeat period, each in a worker thread competing with the fan-out for the GIL. Here every
     check asked for within RECHECK_WINDOW shares one session. If that read fails, the sockets
     stay open (a database hiccup must not log everyone out); the next heartbeat asks again.
+    One instance per kind of credential: bearer tokens, session cookies.
     """
 
-    def __init__(self, hub: Hub, db: Database) -> None:
-        self.hub, self.db = hub, db
+    def __init__(self, hub: Hub, db: Database, lookup: Lookup) -> None:
+        self.hub, self.db, self.lookup = hub, db, lookup
         self.waiting: dict[str, list[asyncio.Future[Viewer | None | bool]]] = {}
         self.flush: asyncio.Task[None] | None = None
 
     @classmethod
-    def of(cls, websocket: WebSocket) -> TokenRechecks:
+    def of(cls, websocket: WebSocket, kind: str) -> CredentialRechecks:
         state = websocket.app.state
-        checks: TokenRechecks | None = getattr(state, "live_token_rechecks", None)
+        if not hasattr(state, "live_rechecks"):
+            state.live_rechecks = {}
+        checks: CredentialRechecks | None = state.live_rechecks.get(kind)
         if checks is None:
-            checks = state.live_token_rechecks = cls(state.hub, state.db)
+            checks = state.live_rechecks[kind] = cls(state.hub, state.db, LOOKUPS[kind])
         return checks
 
-    async def still_valid(self, token: str, viewer: Viewer) -> bool:
+    async def still_valid(self, raw: str, viewer: Viewer) -> bool:
         future: asyncio.Future[Viewer | None | bool] = asyncio.get_running_loop().create_future()
-        self.waiting.setdefault(token, []).append(future)
+        self.waiting.setdefault(raw, []).append(future)
         if self.flush is None:
             self.flush = asyncio.create_task(self._flush())
         now = await future
@@ -103,8 +118,8 @@ class TokenRechecks:
 
         def read() -> dict[str, Viewer | None]:
             with self.db.read_session() as session:
-                users = {token: accounts.token_user(session, token) for token in batch}
-            return {token: Viewer.of(user) if user else None for token, user in users.items()}
+                users = {raw: self.lookup(session, raw) for raw in batch}
+            return {raw: Viewer.of(user) if user else None for raw, user in users.items()}
 
         found: dict[str, Viewer | None | bool]
         try:
@@ -112,13 +127,13 @@ class TokenRechecks:
         except Exception:
             log.exception("live: credential re-check failed; sockets stay open until the next")
             found = dict.fromkeys(batch, True)
-        for token, futures in batch.items():
+        for raw, futures in batch.items():
             for future in futures:
                 if not future.done():
-                    future.set_result(found[token])
+                    future.set_result(found[raw])
 
 
-async def _incident_head(hub: Hub, db: Database, incident_id: int) -> int | None:
+async def incident_head(hub: Hub, db: Database, incident_id: int) -> int | None:
     def read() -> int | None:
         with db.read_session() as session:
             return head_seq(session, incident_id)
@@ -135,33 +150,72 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
         await websocket.close(code=CLOSE_FORBIDDEN)
         return
     token = _bearer(websocket)
-    viewer = await _viewer_from_token(hub, db, token) if token else None
-    if viewer is None:
+    user = await credential_user(hub, db, "token", token) if token else None
+    if token is None or user is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    if await _incident_head(hub, db, incident_id) is None:
+    viewer = Viewer.of(user)
+    if await incident_head(hub, db, incident_id) is None:
         await websocket.close(code=CLOSE_NOT_FOUND)
         return
-
-    async def still_valid() -> bool:
-        return token is not None and await TokenRechecks.of(websocket).still_valid(token, viewer)
 
     await websocket.accept()
     await serve(
         websocket,
-        incident_id=incident_id,
+        feed=IncidentFeed(hub, incident_id),
         after=max(after, 0),
         subscriber=Subscriber(viewer=viewer, key=("json", viewer.audience), render=event_json),
-        still_valid=still_valid,
+        still_valid=partial(CredentialRechecks.of(websocket, "token").still_valid, token, viewer),
     )
+
+
+class Feed(Protocol):
+    """What a socket follows: its room in the hub, and how it catches up from the database."""
+
+    contiguous: bool  # seqs go 1, 2, 3, …: a jump is a gap to fill from the database
+
+    async def subscribe(self, subscriber: Subscriber[Any]) -> None: ...
+
+    def unsubscribe(self, subscriber: Subscriber[Any]) -> None: ...
+
+    async def catch_up(self, websocket: WebSocket, last: int, subscriber: Subscriber[Any]) -> int:
+        """Send what is stored after `last`, in order; return the new `last`."""
+        ...
+
+
+class IncidentFeed:
+    """One incident's events, replayed from the `event` table."""
+
+    contiguous = True
+
+    def __init__(self, hub: Hub, incident_id: int) -> None:
+        self.hub, self.incident_id = hub, incident_id
+
+    async def subscribe(self, subscriber: Subscriber[LiveEvent]) -> None:
+        await self.hub.subscribe(self.incident_id, subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber[LiveEvent]) -> None:
+        self.hub.unsubscribe(self.incident_id, subscriber)
+
+    async def catch_up(
+        self, websocket: WebSocket, last: int, subscriber: Subscriber[LiveEvent]
+    ) -> int:
+        hub, render, viewer = self.hub, subscriber.render, subscriber.viewer
+        while True:
+            events: list[LiveEvent] = await hub.read(hub.load, self.incident_id, last)
+            if not events:
+                return last
+            for event in events:
+                await websocket.send_text(render(event, viewer))
+                last = event.seq
 
 
 async def serve(
     websocket: WebSocket,
     *,
-    incident_id: int,
+    feed: Feed,
     after: int,
-    subscriber: Subscriber,
+    subscriber: Subscriber[Any],
     still_valid: Callable[[], Awaitable[bool]],
 ) -> None:
     """Run an accepted socket until either side ends it.
@@ -170,8 +224,7 @@ async def serve(
     leaving) and `_heartbeat` (on its own clock, so a busy incident cannot postpone the check
     of the credentials). Whichever ends first ends the others.
     """
-    hub: Hub = websocket.app.state.hub
-    await hub.subscribe(incident_id, subscriber)
+    await feed.subscribe(subscriber)
     try:
         async with anyio.create_task_group() as group:
 
@@ -179,13 +232,13 @@ async def serve(
                 await part()
                 group.cancel_scope.cancel()
 
-            group.start_soon(run, partial(_send, websocket, hub, incident_id, after, subscriber))
+            group.start_soon(run, partial(_send, websocket, feed, after, subscriber))
             group.start_soon(run, partial(_drain, websocket))
             group.start_soon(run, partial(_heartbeat, websocket, still_valid))
     except* (WebSocketDisconnect, WebSocketDisconnected, OSError):
         pass  # the client went away mid-send
     finally:
-        hub.unsubscribe(incident_id, subscriber)
+        feed.unsubscribe(subscriber)
 
 
 async def _drain(websocket: WebSocket) -> None:
@@ -216,37 +269,22 @@ async def _heartbeat(websocket: WebSocket, still_valid: Callable[[], Awaitable[b
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
-async def _replay(
-    websocket: WebSocket, hub: Hub, incident_id: int, last: int, render: Renderer, viewer: Viewer
-) -> int:
-    """Send every stored event after `last`, in order; returns the new `last`."""
-    while True:
-        events: list[LiveEvent] = await hub.read(hub.load, incident_id, last)
-        if not events:
-            return last
-        for event in events:
-            await websocket.send_text(render(event, viewer))
-            last = event.seq
-
-
-async def _send(
-    websocket: WebSocket, hub: Hub, incident_id: int, after: int, subscriber: Subscriber
-) -> None:
-    """Replay from the database, then relay the queue; fall back to the database on any gap."""
-    render, viewer, queue = subscriber.render, subscriber.viewer, subscriber.queue
-    last = await _replay(websocket, hub, incident_id, after, render, viewer)
+async def _send(websocket: WebSocket, feed: Feed, after: int, subscriber: Subscriber[Any]) -> None:
+    """Catch up from the database, then relay the queue; back to the database on any gap."""
+    queue = subscriber.queue
+    last = await feed.catch_up(websocket, after, subscriber)
     while True:
         if subscriber.behind:
             while not queue.empty():
                 queue.get_nowait()
             subscriber.behind = False
-            last = await _replay(websocket, hub, incident_id, last, render, viewer)
+            last = await feed.catch_up(websocket, last, subscriber)
             continue
         seq, message = await queue.get()
         if seq <= last:
-            continue  # already sent by a replay
-        if seq > last + 1:
-            last = await _replay(websocket, hub, incident_id, last, render, viewer)
+            continue  # already sent by a catch-up
+        if feed.contiguous and seq > last + 1:
+            last = await feed.catch_up(websocket, last, subscriber)
             if seq <= last:
                 continue
         await websocket.send_text(message)

@@ -17,6 +17,7 @@ from app.accounts.viewer import Viewer
 from app.deps import DbSession
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentChange, IncidentCreate, Phase
+from app.live.events import load_incident_list
 from app.log import service as log_service
 from app.web import labels  # noqa: F401  (installs the vocabulary for the templates)
 from app.web import log as log_pages
@@ -31,17 +32,9 @@ router.include_router(log_pages.router)
 
 @router.get("/")
 def incident_list(request: Request, session: DbSession, user: PageUser) -> Response:
-    items = [incidents.present_incident(session, i) for i in incidents.list_incidents(session)]
-    return render(
-        request,
-        "incidents/list.html",
-        {
-            "open_incidents": [i for i in items if not i.closed],
-            "closed_incidents": [i for i in items if i.closed],
-            "nav": "incidents",
-        },
-        user=user,
-    )
+    # The same snapshot the live push sends, so the page and its pushes render alike.
+    context = {"listing": load_incident_list(session), "nav": "incidents"}
+    return render(request, "incidents/list.html", context, user=user)
 
 
 @router.get("/incidents/new")

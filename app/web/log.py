@@ -71,12 +71,14 @@ def page_context(
 ) -> dict[str, Any]:
     """Everything `incidents/page.html` and its blocks need, for one reader."""
     viewer = Viewer.of(user)
+    seq = incident.event_seq  # read before the entries, so they show at least this much
     rows = log_service.list_recent(
         session, viewer=viewer, incident=incident, before=before, kind=kind, limit=PAGE_SIZE + 1
     )
     entries = rows[:PAGE_SIZE]
     return {
         "incident": incidents.present_incident(session, incident),
+        "seq": seq,
         "entries": entries,
         "view": {
             "kind": kind.value if kind else "",

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, pass_context
 from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.requests import HTTPConnection
 
 from app import i18n
 from app.accounts.models import User
@@ -72,7 +73,7 @@ env.filters["localtime"] = _localtime
 env.filters["isotime"] = _isotime
 
 
-def language_of(request: Request, user: User | None) -> str:
+def language_of(request: HTTPConnection, user: User | None) -> str:
     settings: Settings = request.app.state.settings
     if user is not None and user.language in LANGUAGES:
         return str(user.language)

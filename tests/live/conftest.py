@@ -114,6 +114,11 @@ class Socket:
 
     def message(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """The next message, heartbeats included; raises `Closed` on a close frame."""
+        message: dict[str, Any] = json.loads(self.text(timeout))
+        return message
+
+    def text(self, timeout: float = TIMEOUT) -> str:
+        """The next message as sent (a page socket's are HTML); raises `Closed` on a close."""
 
         async def receive() -> Any:
             with anyio.fail_after(timeout):
@@ -126,8 +131,8 @@ class Socket:
         if raw["type"] == "websocket.close":
             raise Closed(raw.get("code", 1000))
         assert raw["type"] == "websocket.send", raw
-        message: dict[str, Any] = json.loads(raw["text"])
-        return message
+        text: str = raw["text"]
+        return text
 
     def event(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """The next message that carries a seq (heartbeats skipped)."""
@@ -148,7 +153,7 @@ class Socket:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                self.message(left)
+                self.text(left)
             except Closed as closed:
                 return closed.code
             except AssertionError:

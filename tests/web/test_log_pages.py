@@ -49,7 +49,9 @@ def test_log_an_entry_with_a_plain_form(client: TestClient, db: Database, staff:
     assert response.status_code == 303
     assert response.headers["location"] == f"/incidents/{incident.id}"
     page = client.get(response.headers["location"]).text
-    entry = re.search(r'<li class="entry entry--decision" id="entry-2">.*?</li>', page, re.DOTALL)
+    entry = re.search(
+        r'<li class="entry entry--decision" id="entry-2"[^>]*>.*?</li>', page, re.DOTALL
+    )
     assert entry, "the new entry is listed first, as a decision"
     assert "Open the crisis room.\nCall in the staff." in entry.group(0)  # line break kept
     assert "Siri Staff" in text_of(entry.group(0))
@@ -176,7 +178,9 @@ def test_restricted_entries_are_withheld_from_uncleared_staff(
     assert "Patient list for ward 3" not in page
     assert "Rolf Restricted" not in page
     withheld = re.search(
-        rf'<li class="entry entry--withheld" id="entry-{secret.number}">.*?</li>', page, re.DOTALL
+        rf'<li class="entry entry--withheld" id="entry-{secret.number}"[^>]*>.*?</li>',
+        page,
+        re.DOTALL,
     )
     assert withheld and "Restricted entry (you are not cleared)" in text_of(withheld.group(0))
     assert '<option value="restricted"' not in page  # not offered to write either
@@ -206,9 +210,9 @@ def test_a_correction_is_linked_both_ways(client: TestClient, db: Database, staf
     )
     page = client.get(f"/incidents/{incident.id}").text
     original = re.search(
-        rf'<li class="entry[^"]*" id="entry-{wrong.number}">.*?</li>', page, re.DOTALL
+        rf'<li class="entry[^"]*" id="entry-{wrong.number}"[^>]*>.*?</li>', page, re.DOTALL
     )
-    correction = re.search(r'<li class="entry[^"]*" id="entry-3">.*?</li>', page, re.DOTALL)
+    correction = re.search(r'<li class="entry[^"]*" id="entry-3"[^>]*>.*?</li>', page, re.DOTALL)
     assert original and "entry--corrected" in original.group(0)
     assert "Corrected by #3" in text_of(original.group(0))
     assert correction and f"Corrects #{wrong.number}" in text_of(correction.group(0))

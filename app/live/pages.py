@@ -1,0 +1,127 @@
+"""The pages' WebSockets: the incident page and the incident list, as htmx fragments.
+
+The same rules as the programs' socket (`live/ws.py`, whose `serve` runs these too), with a
+browser's credentials: the session cookie instead of a bearer token, checked again at every
+heartbeat (sign-out everywhere closes the socket with 4401), and an Origin that must be present
+and our own — a browser always sends one, and a socket opened by a foreign page would carry the
+user's cookie. Resume is `?after=N`: live.js reopens with the last seq it applied, so a
+reconnect gets exactly what it missed. Messages are documented in docs/live.md.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import APIRouter, WebSocket
+
+from app.accounts.viewer import Viewer
+from app.config import Settings
+from app.db import Database
+from app.live.events import IncidentList
+from app.live.hub import Hub, Subscriber
+from app.live.render import incident_message, list_message
+from app.live.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHORIZED,
+    CredentialRechecks,
+    IncidentFeed,
+    credential_user,
+    incident_head,
+    origin_allowed,
+    serve,
+)
+from app.web.render import language_of
+from app.web.security import SESSION_COOKIE
+
+router = APIRouter()
+
+
+class ListFeed:
+    """The incident list: its catch-up is the current list, if newer than what the page has.
+
+    List versions jump (they are sums of the incidents' seqs), so a jump is not a gap.
+    """
+
+    contiguous = False
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def subscribe(self, subscriber: Subscriber[IncidentList]) -> None:
+        await self.hub.subscribe_list(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber[IncidentList]) -> None:
+        self.hub.unsubscribe_list(subscriber)
+
+    async def catch_up(
+        self, websocket: WebSocket, last: int, subscriber: Subscriber[IncidentList]
+    ) -> int:
+        listing = await self.hub.read(self.hub.load_list)
+        if listing.version <= last:
+            return last
+        await websocket.send_text(subscriber.render(listing, subscriber.viewer))
+        return listing.version
+
+
+async def _admit(websocket: WebSocket) -> tuple[Viewer, str, str] | None:
+    """The reader (viewer, language, session cookie), or None after refusing the handshake."""
+    if websocket.headers.get("origin") is None or not origin_allowed(websocket):
+        await websocket.close(code=CLOSE_FORBIDDEN)
+        return None
+    state = websocket.app.state
+    raw = websocket.cookies.get(SESSION_COOKIE)
+    user = await credential_user(state.hub, state.db, "session", raw) if raw else None
+    if raw is None or user is None:
+        await websocket.close(code=CLOSE_UNAUTHORIZED)
+        return None
+    return Viewer.of(user), language_of(websocket, user), raw
+
+
+@router.websocket("/live/incidents/{incident_id}")
+async def incident_page(websocket: WebSocket, incident_id: int, after: int = 0) -> None:
+    """The incident page's events after `after`, then live, as out-of-band swaps."""
+    admitted = await _admit(websocket)
+    if admitted is None:
+        return
+    viewer, lang, raw = admitted
+    hub: Hub = websocket.app.state.hub
+    db: Database = websocket.app.state.db
+    settings: Settings = websocket.app.state.settings
+    if await incident_head(hub, db, incident_id) is None:
+        await websocket.close(code=CLOSE_NOT_FOUND)
+        return
+    await websocket.accept()
+    await serve(
+        websocket,
+        feed=IncidentFeed(hub, incident_id),
+        after=max(after, 0),
+        subscriber=Subscriber(
+            viewer=viewer,
+            key=("page", viewer.audience, lang),
+            render=partial(incident_message, lang=lang, zone=settings.zone),
+        ),
+        still_valid=partial(CredentialRechecks.of(websocket, "session").still_valid, raw, viewer),
+    )
+
+
+@router.websocket("/live/incidents")
+async def incident_list(websocket: WebSocket, after: int = 0) -> None:
+    """The incident list whenever it changes (and at once if newer than version `after`)."""
+    admitted = await _admit(websocket)
+    if admitted is None:
+        return
+    viewer, lang, raw = admitted
+    settings: Settings = websocket.app.state.settings
+    await websocket.accept()
+    await serve(
+        websocket,
+        feed=ListFeed(websocket.app.state.hub),
+        after=max(after, 0),
+        subscriber=Subscriber(
+            viewer=viewer,
+            key=("list", lang),
+            render=partial(list_message, lang=lang, zone=settings.zone),
+        ),
+        still_valid=partial(CredentialRechecks.of(websocket, "session").still_valid, raw, viewer),
+    )

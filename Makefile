@@ -40,5 +40,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # Refresh the translation catalogues after changing user-visible text.
-i18n: $(VENV)/.installed
+i18n: $(VENV)/.installed  # then translate what is new in app/translations/nb (a test checks)
 	BIN=$(BIN) scripts/i18n.sh

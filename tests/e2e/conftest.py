@@ -61,9 +61,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless chromium for the session; skipped (or failed in CI) when it is missing."""
+    """One headless chromium per module; skipped (or failed in CI) when it is missing.
+
+    Not per session: Playwright's sync API runs an event loop in the main thread while it is
+    started, and later tests that call `asyncio.run` would find it running.
+    """
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError as exc:

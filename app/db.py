@@ -3,21 +3,29 @@
 One `Database` per process. On SQLite every connection runs in WAL mode with
 `synchronous=FULL` (a commit is on disk before we answer), foreign keys on and a busy timeout.
 Write transactions start with `BEGIN IMMEDIATE`, so concurrent writers queue for the single
-write lock at the start instead of failing half-way: serialised by design. Read transactions
-start with a plain `BEGIN` and never wait. On PostgreSQL the services lock the incident row
-(`SELECT … FOR UPDATE`), which serialises the appends of one incident and nothing else, and
-reads run in REPEATABLE READ so that each read sees one snapshot.
+write lock at the start instead of failing half-way: serialised by design. Within one process
+they all use one writing connection, lent out in arrival order (`_WriterPool`, with a lock per
+database file), so they wait their turn in a queue instead of polling SQLite's busy handler
+(which sleeps 1…100 ms between tries and serves nobody in order), and the writer's page cache
+stays warm; SQLite's own lock still guards against other processes (the CLI). Read
+transactions start with a plain `BEGIN` and never wait. On PostgreSQL the services lock the
+incident row (`SELECT … FOR UPDATE`), which serialises the appends of one incident and nothing
+else, and reads run in REPEATABLE READ so that each read sees one snapshot.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, exc, make_url, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -30,7 +38,7 @@ SQLModel.metadata.naming_convention = {
 }
 metadata: MetaData = SQLModel.metadata
 
-_WRITE_OPTION = "samvirke_write"
+_NO_SNAPSHOT_OPTION = "samvirke_no_snapshot"
 NOTIFY_CHANNEL = "samvirke_events"
 WakeListener = Callable[[int, int], None]
 
@@ -69,8 +77,121 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+# Seconds a writer waits for its turn before giving up, as long as SQLite's busy timeout.
+WRITE_WAIT = 30.0
+# Reading connections per SQLite database: one for every thread of the server's thread pool
+# (40), so that no reader waits for a connection; lent most recently returned first.
+SQLITE_POOL_SIZE = 40
+# Write requests that usefully run their blocking work at once on SQLite: one writing, one
+# getting ready (its token check). More would only queue for the writer as threads that
+# fight over the GIL with the one that writes (app.deps.write_limiter).
+SQLITE_WRITERS_AT_ONCE = 2
+
+
+class _WriteLock:
+    """First come, first served: the writers of one database file in this process, in turn.
+
+    A plain `threading.Lock` (or a pool's queue) lets a thread that arrives just as the lock is
+    released overtake the ones already waiting; under a steady stream of writers a few unlucky
+    ones then wait for seconds. Here each waiter has its own ticket and the lock is handed to
+    the oldest. It may be released by another thread than the one that took it.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held and not self._waiters:
+                self._held = True
+                return True
+            ticket = threading.Lock()
+            ticket.acquire()
+            self._waiters.append(ticket)
+        if ticket.acquire(timeout=timeout):
+            return True  # handed over by release(): we hold the lock now
+        with self._mutex:
+            if ticket in self._waiters:
+                self._waiters.remove(ticket)
+                return False
+        return True  # handed over just as we gave up: ours after all
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # stays held, by the next in line
+            else:
+                self._held = False
+
+
+_write_locks: dict[str, _WriteLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock_for(url: str) -> _WriteLock:
+    """One lock per database file, shared by every engine of this process that opens it."""
+    database = make_url(url).database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return _WriteLock()  # a private database: nobody else to share the lock with
+    with _write_locks_guard:
+        return _write_locks.setdefault(os.path.realpath(database), _WriteLock())
+
+
+class _WriterPool(QueuePool):
+    """The pool of the one writing connection: lent out in arrival order, one writer at a time.
+
+    The write lock is taken before the connection is handed out and given back once it has
+    been returned, that is after its transaction ended (committed, so on disk, or rolled back)
+    and the pool reset it. Waiting writers queue on the lock, never in SQLite's busy handler.
+    """
+
+    write_lock: _WriteLock  # set per database file by `_writer_pool_class`
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if not self.write_lock.acquire(timeout=WRITE_WAIT):
+            raise exc.TimeoutError(f"No turn to write within {WRITE_WAIT:.0f} s.")
+        try:
+            return super()._do_get()
+        except BaseException:
+            self.write_lock.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            self.write_lock.release()
+
+
+def _writer_pool_class(url: str) -> type[_WriterPool]:
+    return type("WriterPool", (_WriterPool,), {"write_lock": _write_lock_for(url)})
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    """The reading engine (a pool of connections), or the writing one (a single connection).
+
+    Writes are serialised anyway, and a connection that alone writes keeps its page cache and
+    prepared statements warm: any other connection's commit empties a connection's cache.
+    """
+    connect_args = {"check_same_thread": False, "timeout": 30}
+    if writer:
+        engine = create_engine(
+            url,
+            connect_args=connect_args,
+            poolclass=_writer_pool_class(url),
+            pool_size=1,
+            max_overflow=0,
+        )
+    else:
+        engine = create_engine(
+            url,
+            connect_args=connect_args,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=10,
+            pool_use_lifo=True,  # the most recently used connections, warm in the CPU's caches
+        )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -84,8 +205,11 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if writer:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not conn.get_execution_options().get(_NO_SNAPSHOT_OPTION, False):
+            conn.exec_driver_sql("BEGIN")
+        # else: no BEGIN, so each statement reads the latest commit on its own (autocommit)
 
     return engine
 
@@ -97,11 +221,14 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.language = language
+        # None: as many as the thread pool allows (PostgreSQL locks one incident at a time).
+        self.writers_at_once: int | None = SQLITE_WRITERS_AT_ONCE if self.is_sqlite else None
         if self.is_sqlite:
-            self.engine = _sqlite_engine(self.url)
+            self.engine = _sqlite_engine(self.url, writer=False)
+            self._write_engine = _sqlite_engine(self.url, writer=True)
         else:
             self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
-        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+            self._write_engine = self.engine
         # A read sees one snapshot (SQLite's deferred BEGIN does this already), so a page's
         # log and the event seq it resumes from always agree.
         self._read_engine = (
@@ -109,10 +236,22 @@ class Database:
             if self.is_sqlite
             else self.engine.execution_options(isolation_level="REPEATABLE READ")
         )
+        # A lookup that needs no snapshot (one row here, one there) skips BEGIN and ROLLBACK on
+        # SQLite, which cost as much as the lookup itself; on PostgreSQL it is a read as above.
+        self._lookup_engine = (
+            self.engine.execution_options(**{_NO_SNAPSHOT_OPTION: True})
+            if self.is_sqlite
+            else self._read_engine
+        )
         self._wake_listeners: list[WakeListener] = []
 
-    def session(self, *, write: bool) -> Session:
-        session = Session(self._write_engine if write else self._read_engine, expire_on_commit=False)
+    def session(self, *, write: bool, snapshot: bool = True) -> Session:
+        """A write session, a read session, or (`snapshot=False`) a read session for lookups
+        whose statements need not see one snapshot together."""
+        engine: Engine = self._write_engine
+        if not write:
+            engine = self._read_engine if snapshot else self._lookup_engine
+        session = Session(engine, expire_on_commit=False)
         session.info["language"] = self.language
         session.info["database"] = self
         return session
@@ -136,12 +275,14 @@ class Database:
             yield session
 
     @contextmanager
-    def read_session(self) -> Iterator[Session]:
-        with self.session(write=False) as session:
+    def read_session(self, *, snapshot: bool = True) -> Iterator[Session]:
+        with self.session(write=False, snapshot=snapshot) as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_engine is not self.engine:
+            self._write_engine.dispose()
 
 
 @event.listens_for(Session, "before_commit")

@@ -2,13 +2,21 @@
 
 Requests that may write (anything but GET/HEAD/OPTIONS) get a write session, which on SQLite
 takes the write lock when its transaction begins; reads get a read session that never waits.
+
+The hot write path, a log append, does not use the request's session: in one thread-pool call
+(bounded by `write_limiter`) it reads the caller and the incident in a short read session
+(`token_user_and_incident`), then runs the whole write transaction inside the service. So the
+write lock is taken only there and held for that transaction alone, never across the hops
+between dependencies.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Annotated
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
@@ -18,6 +26,7 @@ from app.accounts.models import User
 from app.config import Settings
 from app.db import INT_MAX, Database
 from app.errors import AuthRequired
+from app.i18n import N_
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 
@@ -25,7 +34,8 @@ SESSION_COOKIE = "samvirke_session"
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
+    """Async because it does no I/O: FastAPI runs it on the event loop, not in the thread pool."""
     db: Database = request.app.state.db
     return db
 
@@ -42,31 +52,83 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+Db = Annotated[Database, Depends(get_db)]
+
+
+async def write_limiter(request: Request, db: Db) -> CapacityLimiter | None:
+    """How many write requests run their blocking work at once (`Database.writers_at_once`).
+
+    The others wait as coroutines, not as threads queueing for the write lock: on SQLite a
+    few threads write faster than many, and the thread pool stays free for everything else.
+    None means no bound beyond the thread pool's. One limiter per app and event loop.
+    """
+    if db.writers_at_once is None:
+        return None
+    loop = asyncio.get_running_loop()
+    held: tuple[asyncio.AbstractEventLoop, CapacityLimiter] | None = getattr(
+        request.app.state, "write_limiter", None
+    )
+    if held is None or held[0] is not loop:
+        held = (loop, CapacityLimiter(db.writers_at_once))
+        request.app.state.write_limiter = held
+    return held[1]
+
+
+WriteLimiter = Annotated[CapacityLimiter | None, Depends(write_limiter)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `samvirke tokens create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+IncidentId = Annotated[int, Path(ge=1, le=INT_MAX, description="The incident's id.")]
 
 
-def api_user(
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+async def bearer_token(credentials: Credentials) -> str:
+    """The bearer token as sent; 401 if there is none. Async: it does no I/O, so no thread hop."""
     if credentials is None:
         raise AuthRequired("Missing bearer token: send 'Authorization: Bearer <token>'.")
-    user = accounts.token_user(session, credentials.credentials)
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+_INVALID_TOKEN = N_("The bearer token is not valid or has been revoked.")
+
+
+def _token_user(session: Session, token: str) -> User:
+    user = accounts.token_user(session, token)
     if user is None:
-        raise AuthRequired("The bearer token is not valid or has been revoked.")
+        raise AuthRequired(_INVALID_TOKEN)
     return user
+
+
+def api_user(session: DbSession, token: BearerToken) -> User:
+    return _token_user(session, token)
 
 
 ApiUser = Annotated[User, Depends(api_user)]
 
 
-def api_incident(
-    session: DbSession,
-    incident_id: Annotated[int, Path(ge=1, le=INT_MAX, description="The incident's id.")],
-) -> Incident:
+def api_incident(session: DbSession, incident_id: IncidentId) -> Incident:
     return incidents.get_incident(session, incident_id)
 
 
 ApiIncident = Annotated[Incident, Depends(api_incident)]
+
+
+def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple[User, Incident]:
+    """The token's user and the incident, read in one query, in a short read session of their own.
+
+    Not a dependency: a blocking call for an endpoint that does all its blocking work in one
+    thread-pool call, and then writes in a session of its own. Both objects are detached when
+    this returns; a service locks and reloads the incident inside its own transaction
+    (`lock_incident`), so nothing read here is trusted for the write.
+    """
+    with db.read_session(snapshot=False) as session:  # a lookup: no BEGIN needed
+        found = accounts.token_user_and(session, token, Incident, incident_id)
+        if found is None:
+            raise AuthRequired(_INVALID_TOKEN)
+        user, incident = found
+        if incident is None:
+            incident = incidents.get_incident(session, incident_id)  # the 404
+        return user, incident

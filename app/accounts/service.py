@@ -10,11 +10,12 @@ import hashlib
 import secrets
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import Select, bindparam, func, inspect
+from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import (
     ApiToken,
@@ -30,6 +31,7 @@ from app.db import utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
+M = TypeVar("M", bound=SQLModel)
 
 
 @lru_cache(maxsize=1)
@@ -218,12 +220,40 @@ def create_api_token(session: Session, *, user: User, name: str = "api") -> str:
     return raw
 
 
+# Built once: every API request runs it.
+_TOKEN_USER = (
+    select(User)
+    .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+    .where(
+        col(ApiToken.token_hash) == bindparam("token_hash"),
+        col(ApiToken.revoked_at).is_(None),
+        col(User.active),
+    )
+)
+
+
 def token_user(session: Session, raw: str) -> User | None:
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(raw))).first()
-    if token is None or token.revoked_at is not None:
-        return None
-    user = session.get(User, token.user_id)
-    return user if user is not None and user.active else None
+    """The active user of a valid, unrevoked API token: one query on the token's SHA-256."""
+    return session.exec(_TOKEN_USER, params={"token_hash": _digest(raw)}).first()
+
+
+_TOKEN_USER_AND: dict[type[SQLModel], Select[tuple[User, Any]]] = {}
+
+
+def token_user_and(
+    session: Session, raw: str, model: type[M], key: int
+) -> tuple[User, M | None] | None:
+    """`token_user`, and in the same query the `model` row whose id is `key` (None if none).
+
+    One round trip for a request that needs both the caller and the thing it addresses.
+    """
+    statement = _TOKEN_USER_AND.get(model)
+    if statement is None:
+        id_column = inspect(model).primary_key[0]
+        statement = _TOKEN_USER.add_columns(model).outerjoin(model, id_column == bindparam("key"))
+        statement = _TOKEN_USER_AND.setdefault(model, statement)
+    row = session.execute(statement, {"token_hash": _digest(raw), "key": key}).first()
+    return None if row is None else (row[0], row[1])
 
 
 # --- invites ---------------------------------------------------------------------------------

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from app.accounts.viewer import Viewer
-from app.db import INT_MAX
-from app.deps import ApiIncident, ApiUser, DbSession
+from app.db import INT_MAX, Database
+from app.deps import (
+    ApiIncident,
+    ApiUser,
+    BearerToken,
+    Db,
+    DbSession,
+    IncidentId,
+    WriteLimiter,
+    token_user_and_incident,
+)
 from app.log import service
 from app.log.models import EntryKind, LogEntryCreate, LogEntryPublic, LogPage, VerifyResult
 
@@ -17,11 +27,25 @@ router = APIRouter(prefix="/incidents/{incident_id}/log", tags=["log"])
 
 
 @router.post("", status_code=201, response_model=LogEntryPublic, summary="Append an entry")
-def append_entry(
-    session: DbSession, user: ApiUser, incident: ApiIncident, data: LogEntryCreate
+async def append_entry(
+    db: Db,
+    limiter: WriteLimiter,
+    token: BearerToken,
+    incident_id: IncidentId,
+    data: LogEntryCreate,
 ) -> LogEntryPublic:
-    """Answers 201 only once the entry is durably committed."""
-    return service.append_entry(session, actor=user, incident=incident, data=data)
+    """Answers 201 only once the entry is durably committed.
+
+    The hot path, so all its blocking work is one thread-pool call (`_append`); sync
+    dependencies and a sync endpoint would cost one call each, and one more to check the answer.
+    """
+    return await to_thread.run_sync(_append, db, token, incident_id, data, limiter=limiter)
+
+
+def _append(db: Database, token: str, incident_id: int, data: LogEntryCreate) -> LogEntryPublic:
+    user, incident = token_user_and_incident(db, token, incident_id)
+    with db.write_session() as session:  # its transaction begins inside the service
+        return service.append_entry(session, actor=user, incident=incident, data=data)
 
 
 @router.get("", response_model=LogPage, summary="Read entries after a number, oldest first")

@@ -7,10 +7,14 @@ in-process wake-up after the commit, so the live push learns of committed change
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from app.db import utcnow
 from app.events.models import Event
 from app.incidents.models import Incident
 
@@ -20,12 +24,47 @@ LOG_APPENDED = "log.appended"
 WAKEUPS = "wakeups"
 
 
-def record_event(session: Session, *, incident: Incident, type: str, data: dict[str, Any]) -> Event:
-    """Add the incident's next event. The caller holds the incident's write lock."""
+_EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+_INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+# Built once: the hot path (every log append) reuses their compiled SQL. The UPDATE's SET
+# clause is whatever columns the parameters name.
+_INSERT_EVENT = insert(_EVENTS)
+_UPDATE_INCIDENT = update(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident_key"))
+
+
+def record_event(
+    session: Session,
+    *,
+    incident: Incident,
+    type: str,
+    data: dict[str, Any],
+    incident_changes: Mapping[str, Any] | None = None,
+) -> int:
+    """Add the incident's next event; returns its seq. The caller holds the incident's write lock.
+
+    Written at once, in the caller's transaction: the event row, and the incident's new
+    `event_seq` in one UPDATE together with `incident_changes` (other columns the same write
+    changes, such as the log's head). The incident object gets the same values as committed
+    ones, so it stays current and the session has nothing left to flush for it. These are Core
+    statements on the session's connection: they do not flush the session first, so a new
+    incident must have been flushed (given its id) before its first event.
+    """
     assert incident.id is not None
-    incident.event_seq += 1
-    event = Event(incident_id=incident.id, seq=incident.event_seq, type=type, data=data)
-    session.add(incident)
-    session.add(event)
-    session.info.setdefault(WAKEUPS, {})[incident.id] = incident.event_seq
-    return event
+    seq = incident.event_seq + 1
+    changes = {**(incident_changes or {}), "event_seq": seq}
+    connection = session.connection()
+    connection.execute(
+        _INSERT_EVENT,
+        {
+            "incident_id": incident.id,
+            "seq": seq,
+            "type": type,
+            "data": data,
+            "created_at": utcnow(),
+        },
+    )
+    connection.execute(_UPDATE_INCIDENT, {"incident_key": incident.id, **changes})
+    for key, value in changes.items():
+        set_committed_value(incident, key, value)
+    session.info.setdefault(WAKEUPS, {})[incident.id] = seq
+    return seq

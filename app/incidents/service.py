@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
@@ -108,8 +109,12 @@ def change_incident(
     return incident
 
 
+# Built once (`session.get` builds its query anew on every call): every request runs it.
+_GET_INCIDENT = select(Incident).where(col(Incident.id) == bindparam("incident_id"))
+
+
 def get_incident(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
+    incident = session.exec(_GET_INCIDENT, params={"incident_id": incident_id}).first()
     if incident is None:
         raise NotFound("Incident {id} does not exist.", id=incident_id)
     return incident

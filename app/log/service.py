@@ -2,6 +2,10 @@
 
 Appends lock the incident row first (`lock_incident`), then take the next number and the
 previous hash from it, so numbers are gap-free and the chain is linear even with many writers.
+
+The write path (`lock_incident`, `write_entry`, and `record_event` in app.events) runs a
+handful of prebuilt Core statements on the session's connection rather than ORM flushes: it is
+the hot path of the whole product, and on SQLite every writer waits for it, in turn.
 """
 
 from __future__ import annotations
@@ -9,7 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import select as core_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
@@ -41,9 +49,30 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_MAX = 1000
 
 
+_INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+_ENTRIES: Table = LogEntry.__table__  # type: ignore[attr-defined]
+_LOCK_INCIDENT = (
+    core_select(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident_key")).with_for_update()
+)
+_INSERT_ENTRY = insert(_ENTRIES)
+
+
 def lock_incident(session: Session, incident: Incident) -> Incident:
-    """Take the incident's write lock and reload its counters; refuse a closed incident."""
-    session.refresh(incident, with_for_update=True)
+    """Take the incident's write lock and reload it; refuse a closed incident.
+
+    The lock: on PostgreSQL `SELECT … FOR UPDATE` of the incident row; on SQLite the write
+    transaction itself, which this first statement begins (`BEGIN IMMEDIATE`). Every column is
+    read again under the lock and set on `incident` as committed values, so nothing read
+    before (the API reads the incident in a short read session of its own) is trusted; an
+    incident from another session joins this one, so later changes to it are flushed here.
+    """
+    row = session.connection().execute(_LOCK_INCIDENT, {"incident_key": incident.id}).first()
+    if row is None:
+        raise NotFound("Incident {id} does not exist.", id=incident.id)
+    if incident not in session:
+        session.add(incident)
+    for key, value in row._mapping.items():
+        set_committed_value(incident, key, value)
     if incident.is_closed:
         raise IncidentClosed()
     return incident
@@ -60,7 +89,12 @@ def write_entry(
     occurred_at: datetime | None = None,
     corrects: int | None = None,
 ) -> LogEntry:
-    """Chain a new entry and its event onto a locked incident. Never commits."""
+    """Chain a new entry and its event onto a locked incident. Never commits.
+
+    Returns the entry as written: an object outside the session (the row went in by a Core
+    INSERT, the incident's new head with its event's UPDATE), made without validation, since
+    it holds exactly the values just written.
+    """
     assert incident.id is not None
     recorded_at = utcnow()
     occurred = occurred_at or recorded_at
@@ -71,40 +105,43 @@ def write_entry(
     digest = chain.content_digest(
         kind=kind, text=text, author_id=author_id, author_name=author_name, corrects=corrects
     )
-    entry = LogEntry(
+    entry_hash = chain.entry_hash(
         incident_id=incident.id,
         number=number,
-        kind=kind,
-        text=text,
         classification=classification,
-        author_id=author_id,
-        author_name=author_name,
-        corrects=corrects,
         occurred_at=occurred,
         recorded_at=recorded_at,
-        content_digest=digest,
+        digest=digest,
         prev_hash=prev_hash,
-        hash=chain.entry_hash(
-            incident_id=incident.id,
-            number=number,
-            classification=classification,
-            occurred_at=occurred,
-            recorded_at=recorded_at,
-            digest=digest,
-            prev_hash=prev_hash,
-        ),
     )
-    incident.log_count = number
-    incident.log_head_hash = entry.hash
-    incident.last_activity_at = recorded_at
-    session.add(entry)
+    row: dict[str, Any] = {
+        "incident_id": incident.id,
+        "number": number,
+        "kind": kind.value,
+        "text": text,
+        "classification": classification.value,
+        "author_id": author_id,
+        "author_name": author_name,
+        "corrects": corrects,
+        "occurred_at": occurred,
+        "recorded_at": recorded_at,
+        "content_digest": digest,
+        "prev_hash": prev_hash,
+        "hash": entry_hash,
+    }
+    session.connection().execute(_INSERT_ENTRY, row)
     record_event(
         session,
         incident=incident,
         type=LOG_APPENDED,
         data={"number": number, "classification": classification.value},
+        incident_changes={
+            "log_count": number,
+            "log_head_hash": entry_hash,
+            "last_activity_at": recorded_at,
+        },
     )
-    return entry
+    return LogEntry.model_construct(**row)
 
 
 def append_entry(

@@ -40,7 +40,8 @@ metadata: MetaData = SQLModel.metadata
 
 _NO_SNAPSHOT_OPTION = "samvirke_no_snapshot"
 NOTIFY_CHANNEL = "samvirke_events"
-WakeListener = Callable[[int, int], None]
+# (incident id, newest seq, the events as written or () if unknown), after a commit.
+WakeListener = Callable[[int, int, tuple[Any, ...]], None]
 
 
 # The largest id or number an INTEGER column holds on PostgreSQL. Inputs are bounded by it, so
@@ -257,17 +258,17 @@ class Database:
         return session
 
     def add_wake_listener(self, listener: WakeListener) -> None:
-        """Called with (incident_id, seq) after every commit that recorded events."""
+        """Called with (incident_id, seq, written events) after every commit that recorded events."""
         self._wake_listeners.append(listener)
 
     def remove_wake_listener(self, listener: WakeListener) -> None:
         if listener in self._wake_listeners:
             self._wake_listeners.remove(listener)
 
-    def _woken(self, wakeups: dict[int, int]) -> None:
-        for incident_id, seq in wakeups.items():
+    def _woken(self, wakeups: dict[int, tuple[int, list[Any] | None]]) -> None:
+        for incident_id, (seq, written) in wakeups.items():
             for listener in list(self._wake_listeners):
-                listener(incident_id, seq)
+                listener(incident_id, seq, tuple(written or ()))
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -291,7 +292,7 @@ def _notify_in_transaction(session: Session) -> None:
     database = session.info.get("database")
     wakeups = session.info.get("wakeups")
     if wakeups and isinstance(database, Database) and not database.is_sqlite:
-        for incident_id, seq in wakeups.items():
+        for incident_id, (seq, _) in wakeups.items():
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
                 {"channel": NOTIFY_CHANNEL, "payload": f"{incident_id}:{seq}"},

@@ -9,14 +9,18 @@
     (`--repeats` appends per N, after 2 warm-ups). Baseline in the same run, with the same N
     and the same clients: a bare `websockets` server (bench/fanout_baseline.py) that
     broadcasts the app's own message bytes when told to over a control socket; sample =
-    receipt minus the moment the trigger was written. Ratio = app p99 / baseline p99.
+    receipt minus the moment the trigger was written. Ratio = app p99 / baseline p99. The
+    app pushes on commit, before its 201 is sent, so samples from the 201 are mostly
+    negative; `ratio_p99_from_write` measures the app from the entry's `recorded_at` (before
+    the commit) instead, and that ratio is the one judged against the goal.
 (b) Catch-up. 10,000 entries are added to a second incident while nobody listens; a client
     (the `websockets` library, as a program would use it) connects with after=0 and must get
     every event once, in order; time from connect to the last event.
 (c) Memory. The app server's VmRSS (and peak VmHWM) with all fan-out sockets open.
 (d) Two instances on PostgreSQL. Two `samvirke serve` processes on one fresh database, clients
     on both; entries appended through instance A. p99 at B's clients (cross-instance, via
-    LISTEN/NOTIFY) against p99 at A's clients (single instance), from the same appends.
+    LISTEN/NOTIFY) against p99 at A's clients (single instance), from the same appends,
+    both measured from the write.
 
 Clients, the HTTP poster and the trigger run on one asyncio loop in this process
 (bench/fanout_wire.py: raw protocols that stamp arrival in `data_received`); servers are
@@ -159,6 +163,8 @@ async def fanout_and_memory(scratch: Scratch, counts: list[int], repeats: int) -
                 "baseline": base_result,
                 "ratio_p99": round(app_p99 / base_p99, 2),
                 "ratio_p50": round(app_p50 / base_p50, 2),
+                "ratio_p99_from_write": round(app_result["from_write_ms"]["p99"] / base_p99, 2),
+                "ratio_p50_from_write": round(app_result["from_write_ms"]["p50"] / base_p50, 2),
                 "ratio_p99_from_request": round(app_result["from_request_ms"]["p99"] / base_p99, 2),
             }
         )
@@ -235,11 +241,13 @@ async def two_instances(scratch: Scratch, clients: int, repeats: int) -> dict[st
     for client in [*on_a.clients, *on_b.clients]:
         client.close()
     single, cross = result["single_instance"], result["cross_instance"]
+    # From the write: A pushes on commit, often before its 201, so from-201 samples at A are
+    # near zero or negative and no fair denominator.
     return {
         "clients_per_instance": clients,
         **result,
-        "ratio_p99": round(cross["from_201_ms"]["p99"] / single["from_201_ms"]["p99"], 2)
-        if single["from_201_ms"]["p99"] > 0
+        "ratio_p99": round(cross["from_write_ms"]["p99"] / single["from_write_ms"]["p99"], 2)
+        if single["from_write_ms"]["p99"] > 0
         else None,
     }
 
@@ -288,8 +296,11 @@ def judge(report: dict[str, Any]) -> dict[str, Any]:
         goals[f"fanout_{n}_p99_under_{GOALS['fanout_p99_ms']:.0f}ms"] = (
             row["app"]["from_201_ms"]["p99"] < GOALS["fanout_p99_ms"]
         )
-        goals[f"fanout_{n}_ratio_at_most_{GOALS['fanout_ratio']:.0f}"] = (
-            row["ratio_p99"] is not None and row["ratio_p99"] <= GOALS["fanout_ratio"]
+        goals[f"fanout_{n}_p99_from_write_under_{GOALS['fanout_p99_ms']:.0f}ms"] = (
+            row["app"]["from_write_ms"]["p99"] < GOALS["fanout_p99_ms"]
+        )
+        goals[f"fanout_{n}_ratio_from_write_at_most_{GOALS['fanout_ratio']:.0f}"] = (
+            row["ratio_p99_from_write"] <= GOALS["fanout_ratio"]
         )
     goals["catch_up_under_2s"] = report["catch_up"]["plain"]["median_s"] < GOALS["catch_up_s"]
     rss = report["memory"].get("rss_mb")

@@ -2,7 +2,11 @@
 
 A sample is one client's receipt time of one event, stamped in `data_received`
 (fanout_wire.py), minus the moment the app's 201 arrived (app) or the trigger was written
-(baseline). App appends and baseline broadcasts alternate, so both meet the same background
+(baseline). The app pushes an entry as soon as it is committed, so with many clients most
+receive it before the writer has its 201 (negative samples, counted in `arrived_before_201`);
+the app's samples are therefore also taken from the write itself: the entry's `recorded_at`
+(server clock, stamped before the commit and its fsync), which is what the baseline's trigger
+is to a broadcast. The writer's own wait for the 201 is reported as `append_ms`. App appends and baseline broadcasts alternate, so both meet the same background
 load; every wait for a delivery is bounded (WAIT), and what did not arrive counts as lost.
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from fanout_procs import HOST
@@ -84,8 +89,9 @@ class AppTarget:
         more = total - len(self.clients)
         self.clients += await connect_many(self.port, path, self.auth, self.arrivals, more)
 
-    async def fire(self) -> tuple[int, float, float]:
-        """Append one entry; returns (its seq, request written at, 201 arrived at)."""
+    async def fire(self) -> tuple[int, float, float, float]:
+        """Append one entry; returns (its seq, request written at, 201 arrived at, recorded at),
+        all on this process's `perf_counter` clock."""
         if self.poster is None or not self.poster.usable:
             self.poster = await open_poster(HOST, self.port, self.auth)
         self.n += 1
@@ -96,7 +102,8 @@ class AppTarget:
         if status != 201:
             raise RuntimeError(f"append answered {status}: {answer[:300]!r}")
         self.head += 1
-        return self.head, sent, answered
+        recorded = datetime.fromisoformat(json.loads(answer)["recorded_at"]).timestamp()
+        return self.head, sent, answered, recorded - (time.time() - time.perf_counter())
 
 
 async def measure_app(
@@ -105,10 +112,11 @@ async def measure_app(
     """`repeats` appends through `target`, sampled at the clients of every listener."""
     from_201: dict[str, list[float]] = {name: [] for name in listeners}
     from_request: dict[str, list[float]] = {name: [] for name in listeners}
+    from_write: dict[str, list[float]] = {name: [] for name in listeners}
     lost = dict.fromkeys(listeners, 0)
     target.poster = None  # a fresh connection: uvicorn drops idle keep-alives after 5 s
     for i in range(2 + repeats):
-        seq, sent, answered = await target.fire()
+        seq, sent, answered, written = await target.fire()
         for name, listener in listeners.items():
             expected = len(listener.clients)
             got = await delivered(listener.arrivals, seq, expected)
@@ -118,10 +126,12 @@ async def measure_app(
             times = listener.arrivals.times[seq]
             from_201[name] += [t - answered for t in times]
             from_request[name] += [t - sent for t in times]
+            from_write[name] += [t - written for t in times]
         await asyncio.sleep(0.15)
     return {
         name: {
             "from_201_ms": summary(from_201[name]),
+            "from_write_ms": summary(from_write[name]),
             "from_request_ms": summary(from_request[name]),
             "arrived_before_201": sum(1 for s in from_201[name] if s < 0),
             "lost": lost[name],
@@ -160,20 +170,24 @@ async def measure_side_by_side(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Alternate app appends and baseline broadcasts, so both meet the same background load."""
     app_201: list[float] = []
+    app_write: list[float] = []
     app_request: list[float] = []
+    append: list[float] = []
     base_samples: list[float] = []
     last_app: list[float] = []
     last_base: list[float] = []
     lost_app = lost_base = 0
     app.poster = None  # a fresh connection: uvicorn drops idle keep-alives after 5 s
     for i in range(2 + repeats):
-        seq, sent, answered = await app.fire()
+        seq, sent, answered, written = await app.fire()
         got = await delivered(app.arrivals, seq, len(app.clients))
         if i >= 2:
             lost_app += len(app.clients) - got
             times = app.arrivals.times[seq]
             app_201 += [t - answered for t in times]
+            app_write += [t - written for t in times]
             app_request += [t - sent for t in times]
+            append.append(answered - sent)
             last_app.append(max(times) - answered)
         await asyncio.sleep(0.1)
         seq, sent = base.fire()
@@ -186,7 +200,9 @@ async def measure_side_by_side(
         await asyncio.sleep(0.1)
     app_result = {
         "from_201_ms": summary(app_201),
+        "from_write_ms": summary(app_write),
         "from_request_ms": summary(app_request),
+        "append_ms": summary(append),
         "last_client_ms": summary(last_app),
         "arrived_before_201": sum(1 for s in app_201 if s < 0),
         "lost": lost_app,
@@ -205,7 +221,7 @@ async def capture_message(port: int, token: str, target: AppTarget) -> str:
 
     url = f"ws://{HOST}:{port}/api/v1/incidents/{target.incident_id}/events?after={target.head}"
     async with connect(url, additional_headers=target.auth, compression=None) as ws:
-        seq, _, _ = await target.fire()
+        seq, _, _, _ = await target.fire()
         async with asyncio.timeout(WAIT):
             message = json.loads(await ws.recv())
     if message["seq"] != seq:

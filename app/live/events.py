@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.viewer import Viewer
 from app.events.models import Event
-from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, LOG_APPENDED
+from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, LOG_APPENDED, Written
 from app.incidents.models import Incident, IncidentPublic
 from app.incidents.service import list_incidents, present_incident
 from app.log.models import LogEntry
@@ -115,6 +115,23 @@ def load_events(
             )
         )
     return loaded
+
+
+def just_written(incident_id: int, written: Written) -> LiveEvent | None:
+    """An event as its writer recorded it, if that is all it takes to render it: a new entry
+    that corrects nothing. A correction brings the entry it corrects and an incident change the
+    incident as it is now; those are read back with `load_events`."""
+    entry = written.subject
+    if written.type != LOG_APPENDED or not isinstance(entry, LogEntry) or entry.corrects:
+        return None
+    return LiveEvent(
+        incident_id=incident_id,
+        seq=written.seq,
+        type=written.type,
+        data=written.data,
+        entry=entry,
+        incident=None,
+    )
 
 
 def _corrected_originals(

@@ -2,8 +2,10 @@
 
 A wake-up (from the bus) marks a room dirty; the room's pump reads every event past its
 watermark once, renders each event once per audience key and offers the result to every
-subscriber. Offering never waits: a subscriber whose queue is full is marked `behind` and its
-socket catches up from the database on its own, so one stalled client slows no one else.
+subscriber (see `live/subscriber.py` for how a message reaches its socket). A wake-up from a commit in this instance brings the events as written: when they
+follow on from the room's watermark and need nothing more to render (a plain new entry), they
+are fanned out at once, without the read. Offering never waits, so one stalled client slows
+no one else.
 
 The incident list has one more room, the lobby: every wake-up of any incident (a new one too)
 marks it dirty, and its pump reads the whole list once and offers it when its version grew.
@@ -19,51 +21,26 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from app.accounts.viewer import Viewer
 from app.db import Database
 from app.live.events import (
     IncidentList,
     LiveEvent,
     head_seq,
+    just_written,
     list_version,
     load_events,
     load_incident_list,
 )
+from app.live.subscriber import Item, Subscriber
 
 log = logging.getLogger("samvirke.live")
 
-QUEUE_MAX = 256
 RECHECK_SECONDS = 5.0
 STOP_WAIT_SECONDS = 10.0
 
 T = TypeVar("T")
-Item = TypeVar("Item")  # what a room fans out: a LiveEvent, or the lobby's IncidentList
-
-
-@dataclass(eq=False)
-class Subscriber(Generic[Item]):
-    """One socket's view of a room: what it is sent, and how it is rendered.
-
-    Subscribers with the same `key` get the same text, rendered once for all of them.
-    """
-
-    viewer: Viewer
-    key: Hashable
-    render: Callable[[Item, Viewer], str]
-    queue: asyncio.Queue[tuple[int, str]] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=QUEUE_MAX)
-    )
-    behind: bool = False
-
-    def offer(self, seq: int, message: str) -> None:
-        if self.behind:
-            return
-        try:
-            self.queue.put_nowait((seq, message))
-        except asyncio.QueueFull:
-            self.behind = True  # the socket drops its queue and replays from the database
 
 
 @dataclass(eq=False)
@@ -152,20 +129,28 @@ class Hub:
 
     # --- wake-ups -------------------------------------------------------------------------
 
-    def wake_threadsafe(self, incident_id: int, seq: int) -> None:
+    def wake_threadsafe(self, incident_id: int, seq: int, written: tuple[Any, ...] = ()) -> None:
         """Called after a commit, from whichever thread committed."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.wake, incident_id, seq)
+            self._loop.call_soon_threadsafe(self.wake, incident_id, seq, written)
 
-    def wake(self, incident_id: int, seq: int | None = None) -> None:
+    def wake(self, incident_id: int, seq: int | None = None, written: tuple[Any, ...] = ()) -> None:
         """Something was committed: the incident's room and the incident list may have news."""
         self.wake_list()
-        self._wake_room(incident_id, seq)
+        self._wake_room(incident_id, seq, written)
 
-    def _wake_room(self, incident_id: int, seq: int | None) -> None:
+    def _wake_room(self, incident_id: int, seq: int | None, written: tuple[Any, ...] = ()) -> None:
         room = self.rooms.get(incident_id)
         if room is None or (seq is not None and seq <= room.watermark):
             return
+        if room.pump is None and written and written[0].seq == room.watermark + 1:
+            events = [just_written(incident_id, w) for w in written]
+            if all(event is not None for event in events):
+                for event in events:
+                    assert event is not None
+                    _fan_out(room.subscribers, event.seq, event)
+                    room.watermark = event.seq
+                return
         room.dirty = True
         if room.pump is None:
             room.pump = asyncio.create_task(self._pump(room))

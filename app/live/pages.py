@@ -18,8 +18,9 @@ from app.accounts.viewer import Viewer
 from app.config import Settings
 from app.db import Database
 from app.live.events import IncidentList
-from app.live.hub import Hub, Subscriber
+from app.live.hub import Hub
 from app.live.render import incident_message, list_message
+from app.live.subscriber import Subscriber
 from app.live.ws import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,

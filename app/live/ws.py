@@ -32,7 +32,8 @@ from app.accounts.viewer import Viewer
 from app.config import Settings
 from app.db import Database
 from app.live.events import LiveEvent, event_json, head_seq
-from app.live.hub import Hub, Subscriber
+from app.live.hub import Hub
+from app.live.subscriber import Subscriber
 
 router = APIRouter()
 log = logging.getLogger("samvirke.live")
@@ -270,22 +271,30 @@ async def _heartbeat(websocket: WebSocket, still_valid: Callable[[], Awaitable[b
 
 
 async def _send(websocket: WebSocket, feed: Feed, after: int, subscriber: Subscriber[Any]) -> None:
-    """Catch up from the database, then relay the queue; back to the database on any gap."""
-    queue = subscriber.queue
-    last = await feed.catch_up(websocket, after, subscriber)
+    """Catch up from the database, then send what the fan-out could not send itself (a queue,
+    a send that had to wait), and back to the database on any gap or overflow."""
+    subscriber.contiguous = feed.contiguous
+    subscriber.last = await feed.catch_up(websocket, after, subscriber)
+    subscriber.send = websocket.send_text
+    pending = subscriber.pending
     while True:
+        await subscriber.wait()
+        if subscriber.failed is not None:
+            raise subscriber.failed
+        if subscriber.unfinished is not None:
+            rest, subscriber.unfinished = subscriber.unfinished, None
+            await rest
         if subscriber.behind:
-            while not queue.empty():
-                queue.get_nowait()
             subscriber.behind = False
-            last = await feed.catch_up(websocket, last, subscriber)
+            subscriber.last = await feed.catch_up(websocket, subscriber.last, subscriber)
             continue
-        seq, message = await queue.get()
-        if seq <= last:
-            continue  # already sent by a catch-up
-        if feed.contiguous and seq > last + 1:
-            last = await feed.catch_up(websocket, last, subscriber)
-            if seq <= last:
-                continue
-        await websocket.send_text(message)
-        last = seq
+        while pending and not subscriber.behind:
+            seq, message = pending.popleft()
+            if seq <= subscriber.last:
+                continue  # already sent by a catch-up
+            if feed.contiguous and seq > subscriber.last + 1:
+                subscriber.last = await feed.catch_up(websocket, subscriber.last, subscriber)
+                if seq <= subscriber.last:
+                    continue
+            await websocket.send_text(message)
+            subscriber.last = seq

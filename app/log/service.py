@@ -97,7 +97,9 @@ def write_entry(
     """
     assert incident.id is not None
     recorded_at = utcnow()
-    occurred = occurred_at or recorded_at
+    # In UTC, as the database gives it back: the entry returned (the 201, the live push) and
+    # the entry read later must be the same.
+    occurred = occurred_at.astimezone(UTC) if occurred_at else recorded_at
     number = incident.log_count + 1
     prev_hash = incident.log_head_hash or chain.GENESIS
     author_id = author.id if author else None
@@ -130,6 +132,7 @@ def write_entry(
         "hash": entry_hash,
     }
     session.connection().execute(_INSERT_ENTRY, row)
+    entry = LogEntry.model_construct(**row)
     record_event(
         session,
         incident=incident,
@@ -140,8 +143,9 @@ def write_entry(
             "log_head_hash": entry_hash,
             "last_activity_at": recorded_at,
         },
+        subject=entry,
     )
-    return LogEntry.model_construct(**row)
+    return entry
 
 
 def append_entry(
@@ -155,22 +159,24 @@ def append_entry(
         target = _get_entry(session, incident_id=incident.id, number=data.corrects)
         if target is None or not may_read(viewer, target.classification):
             raise Invalid(
-                "Entry #{number} does not exist in this log.", field="corrects", number=data.corrects
+                "Entry #{number} does not exist in this log.",
+                field="corrects",
+                number=data.corrects,
             )
         target_class = Classification(target.classification)
         if classification is None:
             classification = target_class
         elif CLASSIFICATION_RANK[classification] < CLASSIFICATION_RANK[target_class]:
             raise Invalid(
-                N_("A correction must be as strictly classified as the entry it corrects ({classification})."),
+                N_(
+                    "A correction must be as strictly classified as the entry it corrects ({classification})."
+                ),
                 field="classification",
                 classification=target_class.value,
             )
     classification = classification or Classification.internal
     if not may_read(viewer, classification):
-        raise NotAllowed(
-            "You are not cleared to write restricted entries.", field="classification"
-        )
+        raise NotAllowed("You are not cleared to write restricted entries.", field="classification")
     if data.occurred_at is not None and data.occurred_at > utcnow() + FUTURE_TOLERANCE:
         raise Invalid("The time it happened cannot be in the future.", field="occurred_at")
     if data.occurred_at is not None and data.occurred_at < EARLIEST:
@@ -265,14 +271,18 @@ def list_recent(
     return _present_all(session, viewer, rows)
 
 
-def get_entry(session: Session, *, viewer: Viewer, incident: Incident, number: int) -> LogEntryPublic:
+def get_entry(
+    session: Session, *, viewer: Viewer, incident: Incident, number: int
+) -> LogEntryPublic:
     entry = _get_entry(session, incident_id=incident.id, number=number)
     if entry is None:
         raise NotFound("Entry #{number} does not exist in this log.", number=number)
     return _present_all(session, viewer, [entry])[0]
 
 
-def _iter_entries(session: Session, incident_id: int | None, batch: int = 1000) -> Iterator[LogEntry]:
+def _iter_entries(
+    session: Session, incident_id: int | None, batch: int = 1000
+) -> Iterator[LogEntry]:
     after = 0
     while True:
         rows = session.exec(
@@ -294,7 +304,9 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
     prev_hash, expected, last = chain.GENESIS, 1, None
     for entry in _iter_entries(session, incident.id):
         if entry.number != expected:
-            problems.append(ChainProblem(number=entry.number, problem=f"expected number {expected}"))
+            problems.append(
+                ChainProblem(number=entry.number, problem=f"expected number {expected}")
+            )
         digest = chain.content_digest(
             kind=entry.kind,
             text=entry.text,
@@ -303,9 +315,13 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
             corrects=entry.corrects,
         )
         if digest != entry.content_digest:
-            problems.append(ChainProblem(number=entry.number, problem="content does not match its digest"))
+            problems.append(
+                ChainProblem(number=entry.number, problem="content does not match its digest")
+            )
         if entry.prev_hash != prev_hash:
-            problems.append(ChainProblem(number=entry.number, problem="does not link to the previous entry"))
+            problems.append(
+                ChainProblem(number=entry.number, problem="does not link to the previous entry")
+            )
         computed = chain.entry_hash(
             incident_id=incident.id,
             number=entry.number,
@@ -316,14 +332,18 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
             prev_hash=entry.prev_hash,
         )
         if computed != entry.hash:
-            problems.append(ChainProblem(number=entry.number, problem="hash does not match the entry"))
+            problems.append(
+                ChainProblem(number=entry.number, problem="hash does not match the entry")
+            )
         prev_hash, expected, last = entry.hash, entry.number + 1, entry
     head = ChainHead(number=last.number, hash=last.hash) if last else None
     if (head.number if head else 0) != incident.log_count or (
         (head.hash if head else None) != incident.log_head_hash
     ):
         problems.append(
-            ChainProblem(number=incident.log_count, problem="log does not end where the incident says")
+            ChainProblem(
+                number=incident.log_count, problem="log does not end where the incident says"
+            )
         )
     return VerifyResult(
         ok=not problems,
@@ -349,4 +369,3 @@ def _export_batch(session: Session, viewer: Viewer, batch: list[LogEntry]) -> It
     if batch:
         for item in _present_all(session, viewer, batch):
             yield json.dumps(item.model_dump(mode="json"), ensure_ascii=False) + "\n"
-

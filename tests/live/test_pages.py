@@ -165,6 +165,32 @@ def test_after_n_replays_every_later_event_once_in_order_then_goes_live(
     assert "Evakuere sone B." in live[2] and 'data-kind="decision"' in live[2]
 
 
+def test_the_fragments_pushed_live_equal_their_replay(
+    client: TestClient, db: Database, reader: Account, trusted: Account, incident: Incident
+) -> None:
+    """Plain new entries are rendered from what the writer wrote, the replay from the database:
+    the page must not be able to tell them apart, for readers with and without clearance."""
+    head = head_seq(db, incident)
+    sessions = {"reader": session_of(client, reader), "trusted": session_of(client, trusted)}
+    path = incident_path(incident)
+    with (
+        page_socket(client, path, sessions["reader"], after=head) as uncleared,
+        page_socket(client, path, sessions["trusted"], after=head) as cleared,
+    ):
+        factories.entry(db, reader, incident, kind="decision", text="Evakuere sone B.")
+        factories.entry(db, trusted, incident, text=SECRET, classification="restricted")
+        factories.entry(db, trusted, incident, kind="action", text="Rettelse: sone C.", corrects=1)
+        end = head + 3
+        live = {
+            "reader": messages_through(uncleared, end),
+            "trusted": messages_through(cleared, end),
+        }
+    for name, pushed in live.items():
+        assert [m[0] for m in pushed] == [head + 1, head + 2, head + 3]
+        with page_socket(client, path, sessions[name], after=head) as again:
+            assert messages_through(again, end) == pushed
+
+
 def test_level_changes_push_the_header_and_corrections_mark_the_original(
     client: TestClient, db: Database, reader: Account, incident: Incident
 ) -> None:

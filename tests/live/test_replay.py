@@ -212,3 +212,37 @@ def test_the_append_answer_and_the_push_agree(
         )
         pushed: dict[str, Any] = socket.event()
     assert pushed == {"seq": head + 1, "type": "log.appended", "data": {"entry": response.json()}}
+
+
+def test_what_is_pushed_live_equals_its_replay_from_the_database(
+    api: TestClient, db: Database, staff: Account, cleared: Account, incident: Incident
+) -> None:
+    """A plain new entry is pushed from what its writer wrote, without reading it back; a replay
+    reads the database. For every kind of event and viewer both must say the same."""
+    head = head_seq(db, incident)
+    log = f"/api/v1/incidents/{incident.id}/log"
+    with (
+        open_socket(api, incident.id, staff.token, after=head) as uncleared,
+        open_socket(api, incident.id, cleared.token, after=head) as trusted,
+    ):
+        factories.entry(db, staff, incident, kind="information", text="Strømmen er borte på Kvam.")
+        for body in (
+            {"kind": "decision", "text": "Evakuer sone B.", "classification": "restricted"},
+            {"kind": "action", "text": "Skolen åpnes.", "occurred_at": "2026-11-23T13:05:00+01:00"},
+            {"kind": "decision", "text": "Rettelse: sone C.", "corrects": 2},
+            {"kind": "message_out", "text": "Til Statsforvalteren ✓", "classification": "open"},
+        ):
+            response = api.post(log, headers=bearer(cleared.token), json=body)
+            assert response.status_code == 201, response.text
+        response = api.patch(f"/api/v1/incidents/{incident.id}", json={"level": "red"})
+        assert response.status_code == 200, response.text
+        end = head_seq(db, incident)
+        live = {
+            staff.token: uncleared.events_through(end),
+            cleared.token: trusted.events_through(end),
+        }
+    assert end == head + 7
+    for token, pushed in live.items():
+        assert_gap_free(pushed, head + 1, end)
+        with open_socket(api, incident.id, token, after=head) as again:
+            assert again.events_through(end) == pushed

@@ -140,7 +140,9 @@ def verify(
         for item in sorted(chosen, key=lambda i: i.id or 0):
             result = log_service.verify_chain(session, incident=item)
             head = f"#{result.head.number} {result.head.hash}" if result.head else "empty"
-            typer.echo(f"incident {item.id}: {'ok' if result.ok else 'BROKEN'} ({result.checked} entries, head {head})")
+            typer.echo(
+                f"incident {item.id}: {'ok' if result.ok else 'BROKEN'} ({result.checked} entries, head {head})"
+            )
             for problem in result.problems:
                 typer.echo(f"  #{problem.number}: {problem.problem}")
             broken = broken or not result.ok

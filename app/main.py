@@ -39,7 +39,10 @@ def announce_setup(db: Database, settings: Settings) -> str | None:
         if not accounts.needs_setup(session):
             return None
     link = f"{settings.base_url.rstrip('/')}/setup?token={accounts.setup_token(settings.resolved_secret_key())}"
-    print(f"\nSamvirke has no users yet. Create the first administrator here:\n\n  {link}\n", flush=True)
+    print(
+        f"\nSamvirke has no users yet. Create the first administrator here:\n\n  {link}\n",
+        flush=True,
+    )
     return link
 
 

@@ -43,10 +43,14 @@ def account(
     return Account(user=user, token=token, email=email, password=password)
 
 
-def incident(db: Database, actor: Account, *, title: str = "Storm Ingunn", **fields: object) -> Incident:
+def incident(
+    db: Database, actor: Account, *, title: str = "Storm Ingunn", **fields: object
+) -> Incident:
     with db.write_session() as session:
         return incidents.open_incident(
-            session, actor=actor.user, data=IncidentCreate(title=title, **fields)  # type: ignore[arg-type]
+            session,
+            actor=actor.user,
+            data=IncidentCreate(title=title, **fields),  # type: ignore[arg-type]
         )
 
 
@@ -56,5 +60,8 @@ def entry(db: Database, actor: Account, incident_obj: Incident, **fields: object
     with db.write_session() as session:
         current = incidents.get_incident(session, incident_obj.id or 0)
         return log_service.append_entry(
-            session, actor=actor.user, incident=current, data=LogEntryCreate(**fields)  # type: ignore[arg-type]
+            session,
+            actor=actor.user,
+            incident=current,
+            data=LogEntryCreate(**fields),  # type: ignore[arg-type]
         )

@@ -33,7 +33,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     language: str | None = Field(default=None, max_length=8)
     active: bool = True
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
     @property
     def is_admin(self) -> bool:
@@ -45,7 +47,9 @@ class UserSession(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the cookie value.")
     user_id: int = Field(foreign_key="user_account.id", index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -56,7 +60,9 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", index=True)
     name: str = Field(max_length=120)
     token_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
@@ -70,7 +76,9 @@ class Invite(SQLModel, table=True):
     restricted: bool = False
     token_hash: str = Field(max_length=64, unique=True)
     created_by_id: int = Field(foreign_key="user_account.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 

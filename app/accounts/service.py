@@ -259,7 +259,9 @@ def token_user_and(
 # --- invites ---------------------------------------------------------------------------------
 
 
-def invite_user(session: Session, *, actor: User, data: UserCreate, days: int) -> tuple[Invite, str]:
+def invite_user(
+    session: Session, *, actor: User, data: UserCreate, days: int
+) -> tuple[Invite, str]:
     """An administrator invites someone; returns the invite and its one-time secret."""
     if not actor.is_admin:
         raise NotAllowed("Only administrators can invite users.")

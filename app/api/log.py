@@ -73,7 +73,9 @@ def verify(session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyRe
     "/export",
     summary="Export the log as JSON Lines (verify with tools/verify_log.py)",
     response_class=Response,
-    responses={200: {"content": {"application/x-ndjson": {}}, "description": "One entry per line."}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}, "description": "One entry per line."}
+    },
 )
 def export(session: DbSession, user: ApiUser, incident: ApiIncident) -> Response:
     body = "".join(service.export_lines(session, viewer=Viewer.of(user), incident=incident))

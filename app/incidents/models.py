@@ -55,7 +55,9 @@ class Incident(SQLModel, table=True):
     phase: str = Field(max_length=16)
     exercise: bool = False
     opened_by_id: int = Field(foreign_key="user_account.id")
-    opened_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    opened_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     last_activity_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
@@ -77,7 +79,9 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = PField(min_length=1, max_length=TITLE_MAX, description="Short name of the incident.")
+    title: str = PField(
+        min_length=1, max_length=TITLE_MAX, description="Short name of the incident."
+    )
     category: Category = PField(default=Category.other, description="Kind of emergency.")
     level: Level = PField(default=Level.yellow, description="Alert level.")
     exercise: bool = PField(default=False, description="True for an exercise (øvelse).")

@@ -33,7 +33,9 @@ PHASE_NAMES = {
 }
 
 
-def _system_entry(session: Session, incident: Incident, actor: User, message: str, **params: str) -> None:
+def _system_entry(
+    session: Session, incident: Incident, actor: User, message: str, **params: str
+) -> None:
     """A log line written by Samvirke in the instance's language, naming who did it."""
     language = session.info.get("language", "nb")
     words = {k: gettext(language, v) for k, v in params.items()}

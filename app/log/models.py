@@ -41,12 +41,18 @@ class Classification(StrEnum):
     restricted = "restricted"
 
 
-CLASSIFICATION_RANK = {Classification.open: 0, Classification.internal: 1, Classification.restricted: 2}
+CLASSIFICATION_RANK = {
+    Classification.open: 0,
+    Classification.internal: 1,
+    Classification.restricted: 2,
+}
 
 
 class LogEntry(SQLModel, table=True):
     __tablename__ = "log_entry"
-    __table_args__ = (UniqueConstraint("incident_id", "number", name="uq_log_entry_incident_number"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number", name="uq_log_entry_incident_number"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")
@@ -104,21 +110,29 @@ class LogEntryPublic(BaseModel):
     kind: EntryKind | None = PField(description="Null when withheld.")
     text: str | None = PField(description="Null when withheld.")
     author: Author | None = PField(description="Null for system entries and when withheld.")
-    system: bool | None = PField(description="True when written by Samvirke itself; null when withheld.")
-    corrects: int | None = PField(description="Number of the entry this corrects; null when withheld.")
+    system: bool | None = PField(
+        description="True when written by Samvirke itself; null when withheld."
+    )
+    corrects: int | None = PField(
+        description="Number of the entry this corrects; null when withheld."
+    )
     corrected_by: list[int] = PField(
         default_factory=list, description="Numbers of visible entries that correct this one."
     )
     occurred_at: datetime
     recorded_at: datetime = PField(description="Server time of the commit.")
-    content_digest: str = PField(description="SHA-256 of the entry's content (see docs/log-chain.md).")
+    content_digest: str = PField(
+        description="SHA-256 of the entry's content (see docs/log-chain.md)."
+    )
     prev_hash: str
     hash: str
 
 
 class LogPage(BaseModel):
     items: list[LogEntryPublic]
-    next_after: int | None = PField(description="Pass as `after` for the next page; null at the end.")
+    next_after: int | None = PField(
+        description="Pass as `after` for the next page; null at the end."
+    )
 
 
 class ChainHead(BaseModel):

@@ -123,7 +123,9 @@ def setup(
         )
     except FormInvalid as exc:
         return render(
-            request, "auth/setup.html", {"token": token, "form": form, "errors": exc.messages},
+            request,
+            "auth/setup.html",
+            {"token": token, "form": form, "errors": exc.messages},
             status_code=422,
         )
     assert user.id is not None
@@ -172,4 +174,3 @@ def set_language(
 ) -> Response:
     accounts.set_language(session, user=user, language=language if language in LANGUAGES else None)
     return RedirectResponse(_safe_next(next), status_code=303)
-

@@ -21,7 +21,9 @@ class LoginRequired(AuthRequired):
 
     def __init__(self, *, expired: bool) -> None:
         super().__init__(
-            N_("Your session has expired. Sign in again.") if expired else N_("Sign in to continue.")
+            N_("Your session has expired. Sign in again.")
+            if expired
+            else N_("Sign in to continue.")
         )
         self.expired = expired
 

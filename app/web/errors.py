@@ -41,7 +41,9 @@ def error_response(request: Request, status: int, messages: list[str]) -> Respon
             status_code=status,
             headers={"HX-Retarget": target, "HX-Reswap": "innerHTML"},
         )
-    return render(request, "error.html", {"messages": messages, "status": status}, status_code=status)
+    return render(
+        request, "error.html", {"messages": messages, "status": status}, status_code=status
+    )
 
 
 def domain_error_page(request: Request, exc: DomainError) -> Response:
@@ -56,7 +58,9 @@ def validation_error_page(request: Request, exc: RequestValidationError) -> Resp
     messages = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        messages.append(i18n.gettext(lang, "{field}: {message}", field=field, message=err.get("msg")))
+        messages.append(
+            i18n.gettext(lang, "{field}: {message}", field=field, message=err.get("msg"))
+        )
     return error_response(request, 422, messages)
 
 

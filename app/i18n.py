@@ -32,14 +32,26 @@ def translations(language: str) -> NullTranslations:
     return Translations(buffer)
 
 
+class Term(str):
+    """A message parameter that is itself a msgid (a marked word, such as the name of a
+    classification): translated along with the message it goes into."""
+
+    __slots__ = ()
+
+
+def _words(language: str, params: dict[str, object]) -> dict[str, object]:
+    catalogue = translations(language)
+    return {k: catalogue.gettext(v) if isinstance(v, Term) else v for k, v in params.items()}
+
+
 def gettext(language: str, msgid: str, /, **params: object) -> str:
     text = translations(language).gettext(msgid)
-    return text.format(**params) if params else text
+    return text.format(**_words(language, params)) if params else text
 
 
 def ngettext(language: str, singular: str, plural: str, n: int, /, **params: object) -> str:
     text = translations(language).ngettext(singular, plural, n)
-    return text.format(n=n, **params)
+    return text.format(n=n, **_words(language, params))
 
 
 def negotiate(accept_language: str | None, default: str) -> str:

@@ -146,11 +146,14 @@ class Hub:
         if room.pump is None and written and written[0].seq == room.watermark + 1:
             events = [just_written(incident_id, w) for w in written]
             if all(event is not None for event in events):
-                for event in events:
-                    assert event is not None
-                    _fan_out(room.subscribers, event.seq, event)
-                    room.watermark = event.seq
-                return
+                try:
+                    for event in events:
+                        assert event is not None
+                        _fan_out(room.subscribers, event.seq, event)
+                        room.watermark = event.seq
+                    return
+                except Exception:  # the pump tries again from the database
+                    log.exception("live fan-out failed for incident %s", incident_id)
         room.dirty = True
         if room.pump is None:
             room.pump = asyncio.create_task(self._pump(room))

@@ -11,6 +11,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from app.db import INT_MAX, UTCDateTime
+from app.i18n import N_
 from app.text import clean_text
 
 TEXT_MAX = 10_000
@@ -45,6 +46,12 @@ CLASSIFICATION_RANK = {
     Classification.open: 0,
     Classification.internal: 1,
     Classification.restricted: 2,
+}
+# Their names for people (msgids, translated where they are shown).
+CLASSIFICATION_NAMES = {
+    Classification.open: N_("Open"),
+    Classification.internal: N_("Internal"),
+    Classification.restricted: N_("Restricted"),
 }
 
 

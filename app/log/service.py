@@ -25,10 +25,11 @@ from app.accounts.viewer import Viewer
 from app.db import utcnow
 from app.errors import IncidentClosed, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED, record_event
-from app.i18n import N_
+from app.i18n import N_, Term
 from app.incidents.models import Incident
 from app.log import chain
 from app.log.models import (
+    CLASSIFICATION_NAMES,
     CLASSIFICATION_RANK,
     ChainHead,
     ChainProblem,
@@ -172,7 +173,7 @@ def append_entry(
                     "A correction must be as strictly classified as the entry it corrects ({classification})."
                 ),
                 field="classification",
-                classification=target_class.value,
+                classification=Term(CLASSIFICATION_NAMES[target_class]),
             )
     classification = classification or Classification.internal
     if not may_read(viewer, classification):

@@ -11,7 +11,7 @@ from app.accounts.models import PASSWORD_MIN
 from app.i18n import N_
 from app.incidents.models import Category, Level, Phase
 from app.incidents.service import LEVEL_NAMES, PHASE_NAMES
-from app.log.models import Classification, EntryKind, PersonKind
+from app.log.models import CLASSIFICATION_NAMES, EntryKind, PersonKind
 from app.web.render import env
 
 KIND_NAMES = {
@@ -33,12 +33,6 @@ CATEGORY_NAMES = {
     Category.water_supply: N_("Water supply"),
     Category.chemical: N_("Chemical incident"),
     Category.other: N_("Other"),
-}
-
-CLASSIFICATION_NAMES = {
-    Classification.open: N_("Open"),
-    Classification.internal: N_("Internal"),
-    Classification.restricted: N_("Restricted"),
 }
 
 # The order of the log form's kind choices; Alt+1 … Alt+5 pick them.

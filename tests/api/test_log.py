@@ -367,6 +367,17 @@ def test_a_correction_inherits_and_may_raise_the_classification(
         "invalid",
     )
     assert "classification" in error_fields(problem)
+    assert problem["detail"].endswith("(Internal).")  # the word, not the API's value
+    in_norwegian = assert_problem(
+        api.post(
+            f"/api/v1/incidents/{incident_id}/log",
+            json={"kind": "information", "text": "x", "corrects": 5, "classification": "open"},
+            headers={"Accept-Language": "nb"},
+        ),
+        422,
+        "invalid",
+    )
+    assert in_norwegian["detail"].endswith("(Intern).")
     assert len(all_entries(api, incident_id)) == 5
 
 

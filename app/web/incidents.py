@@ -146,7 +146,7 @@ def _change(
     if incident.is_closed:
         return Response(status_code=204, headers={"HX-Refresh": "true"})
     kind, before = log_pages.view_of_current_url(request)
-    context = log_pages.page_context(session, user, incident, kind=kind, before=before)
+    context = log_pages.answer_context(request, user, incident, kind=kind, before=before)
     return log_pages.render_blocks(
         request, context, user, "incident_header", "log_entries", "log_more"
     )

@@ -21,7 +21,7 @@ from app import i18n
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.config import Settings
-from app.db import utcnow
+from app.db import Database, utcnow
 from app.deps import DbSession
 from app.errors import DomainError
 from app.incidents import service as incidents
@@ -92,6 +92,18 @@ def page_context(
     }
 
 
+def answer_context(request: Request, user: User, incident: Incident, **view: Any) -> dict[str, Any]:
+    """`page_context` for the answer to a write, read in a read session of its own.
+
+    The request's session is a write session: on SQLite its next transaction would take the
+    write lock again and hold it while the page is read and rendered, and every other writer
+    (each log append over the API too) would wait for that.
+    """
+    db: Database = request.app.state.db
+    with db.read_session() as reading:
+        return page_context(reading, user, incident, **view)
+
+
 def render_blocks(
     request: Request, context: dict[str, Any], user: User, main: str, *oob: str
 ) -> Response:
@@ -157,7 +169,7 @@ def log_entry(
             {exc.field or "form": message},
         )
     if is_htmx(request):
-        context = page_context(session, user, incident)
+        context = answer_context(request, user, incident)
         response = render_blocks(request, context, user, "log_entries", "log_filter", "log_more")
         if urlsplit(request.headers.get("hx-current-url", "")).query:
             response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
@@ -179,9 +191,9 @@ def _refused(
 ) -> Response:
     if is_htmx(request):
         return error_response(request, status, list(messages.values()))
-    session.rollback()  # a refused write leaves nothing behind; read the page afresh
-    context = page_context(
-        session, user, incident, kind=parse_kind(view_kind), form=form, errors=messages
+    session.rollback()  # a refused write leaves nothing behind, and holds no lock
+    context = answer_context(
+        request, user, incident, kind=parse_kind(view_kind), form=form, errors=messages
     )
     return render(request, PAGE_TEMPLATE, context, user=user, status_code=status)
 

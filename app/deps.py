@@ -2,6 +2,8 @@
 
 Requests that may write (anything but GET/HEAD/OPTIONS) get a write session, which on SQLite
 takes the write lock when its transaction begins; reads get a read session that never waits.
+What dependencies look up for a writing request is read beside it (`look_up`), so that the
+write transaction begins inside the use case.
 
 The hot write path, a log append, does not use the request's session: in one thread-pool call
 (bounded by `write_limiter`) it reads the caller and the incident in a short read session
@@ -13,8 +15,8 @@ between dependencies.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from anyio import CapacityLimiter
 from fastapi import Depends, Path, Request
@@ -52,6 +54,26 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+
+T = TypeVar("T")
+
+
+def look_up(request: Request, session: Session, read: Callable[[Session], T]) -> T:
+    """What a dependency reads before the endpoint runs: the caller, the incident.
+
+    A reading request reads it in its own session (one snapshot with the rest of the page). A
+    writing request reads it in a short read session beside it, which leaves the objects
+    detached: so the write session's first statement, and with it the write lock on SQLite,
+    is the use case's own, not a look-up's that then holds the lock across every dependency.
+    A service locks and reloads the incident inside its own transaction (`lock_incident`).
+    """
+    if request.method in _READ_METHODS:
+        return read(session)
+    db: Database = request.app.state.db
+    with db.read_session(snapshot=False) as own:
+        return read(own)
+
+
 Db = Annotated[Database, Depends(get_db)]
 
 
@@ -102,15 +124,15 @@ def _token_user(session: Session, token: str) -> User:
     return user
 
 
-def api_user(session: DbSession, token: BearerToken) -> User:
-    return _token_user(session, token)
+def api_user(request: Request, session: DbSession, token: BearerToken) -> User:
+    return look_up(request, session, lambda s: _token_user(s, token))
 
 
 ApiUser = Annotated[User, Depends(api_user)]
 
 
-def api_incident(session: DbSession, incident_id: IncidentId) -> Incident:
-    return incidents.get_incident(session, incident_id)
+def api_incident(request: Request, session: DbSession, incident_id: IncidentId) -> Incident:
+    return look_up(request, session, lambda s: incidents.get_incident(s, incident_id))
 
 
 ApiIncident = Annotated[Incident, Depends(api_incident)]

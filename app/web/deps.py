@@ -8,7 +8,7 @@ from fastapi import Depends, Form, Request
 
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.deps import DbSession
+from app.deps import DbSession, look_up
 from app.errors import AuthRequired, NotAllowed
 from app.i18n import N_
 from app.incidents import service as incidents
@@ -30,12 +30,12 @@ class LoginRequired(AuthRequired):
 
 def optional_user(request: Request, session: DbSession) -> User | None:
     raw = request.cookies.get(SESSION_COOKIE)
-    return accounts.session_user(session, raw) if raw else None
+    return look_up(request, session, lambda s: accounts.session_user(s, raw)) if raw else None
 
 
 def page_user(request: Request, session: DbSession) -> User:
     raw = request.cookies.get(SESSION_COOKIE)
-    user = accounts.session_user(session, raw) if raw else None
+    user = look_up(request, session, lambda s: accounts.session_user(s, raw)) if raw else None
     if user is None:
         raise LoginRequired(expired=raw is not None)
     return user
@@ -51,8 +51,8 @@ def csrf(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> 
     check_csrf(request, csrf_token)
 
 
-def page_incident(session: DbSession, incident_id: int) -> Incident:
-    return incidents.get_incident(session, incident_id)
+def page_incident(request: Request, session: DbSession, incident_id: int) -> Incident:
+    return look_up(request, session, lambda s: incidents.get_incident(s, incident_id))
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -214,6 +214,42 @@ def test_a_page_that_lost_its_connection_catches_up_once_in_order_without_reload
     assert theirs.evaluate("window.__samePage === true"), "the page reloaded"
 
 
+def test_typing_on_while_an_entry_is_on_its_way_loses_nothing(
+    open_as: Open, live_server: LiveServer, writer: factories.Account
+) -> None:
+    """The answer to an entry may come after the entry itself (pushed at the commit), and the
+    next one may be typed before either: the answer clears only what it was the answer to, and
+    Enter pressed meanwhile sends the next entry right after."""
+    expect = _expect()
+    incident_id = open_incident(live_server, writer, "Vannlekkasje Storgata")
+    page = open_as(writer)
+    go_live(page, f"/incidents/{incident_id}")
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)  # the request waits until the test lets it go
+
+    log_url = re.compile(rf"/incidents/{incident_id}/log$")
+    page.route(log_url, hold, times=1)
+
+    log_by_enter(page, "Vannet er stengt i Storgata")
+    expect(page.locator("#log-form")).to_have_class(re.compile(r"\bhtmx-request\b"))
+    log_by_enter(page, "Tankbil bestilt")  # Enter while the first is on its way
+    held[0].continue_()
+    expect(page.locator("#entry-3")).to_contain_text("Tankbil bestilt")
+    expect(page.locator("#entry-2")).to_contain_text("Vannet er stengt i Storgata")
+    expect(page.locator("#log-text")).to_have_value("")
+
+    page.route(log_url, hold, times=1)
+    log_by_enter(page, "Beboerne varslet")
+    page.locator("#log-text").fill("Neste melding, halvskrevet")  # typed, not yet sent
+    held[1].continue_()
+    expect(page.locator("#entry-4")).to_contain_text("Beboerne varslet")
+    expect(page.locator("#log-form")).not_to_have_class(re.compile(r"\bhtmx-request\b"))
+    expect(page.locator("#log-text")).to_have_value("Neste melding, halvskrevet")
+    assert entry_ids(page) == ["entry-4", "entry-3", "entry-2", "entry-1"]
+
+
 def test_the_incident_list_follows_new_incidents_and_level_changes(
     open_as: Open, live_server: LiveServer, writer: factories.Account, reader: factories.Account
 ) -> None:

@@ -19,6 +19,10 @@
 
   function logForm() { return document.getElementById("log-form"); }
 
+  // The text of the entry on its way to the server, and whether Enter was pressed meanwhile.
+  var sending = null;
+  var queued = false;
+
   /* --- the log input --------------------------------------------------------------------- */
 
   document.addEventListener("keydown", function (event) {
@@ -27,7 +31,9 @@
     var text = document.getElementById("log-text");
     if (event.target === text && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
-      if (!form.classList.contains("htmx-request")) form.requestSubmit();
+      // While the previous entry is still on its way, this one is sent right after it.
+      if (form.classList.contains("htmx-request")) queued = true;
+      else form.requestSubmit();
       return;
     }
     // Alt+1 … Alt+5 choose the kind, wherever the focus is; `code` ignores the keyboard layout.
@@ -128,6 +134,8 @@
   /* --- htmx: clear old messages, reset after success, say when the network is gone ---------- */
 
   document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = logForm();
+    if (form && event.detail.elt === form) sending = document.getElementById("log-text").value;
     var region = document.getElementById("flash");
     if (region) region.textContent = "";
     var elt = event.detail.elt;
@@ -141,16 +149,22 @@
     var form = logForm();
     if (!form || event.detail.elt !== form) return;
     var text = document.getElementById("log-text");
+    var again = queued;
+    queued = false;
     if (event.detail.successful) {
-      text.value = "";
+      // Clear what was sent, not what was typed since (the entry may show up live, before
+      // this answer, and the next one be under way already).
+      if (text.value === sending) text.value = "";
       text.removeAttribute("aria-invalid");
       document.getElementById("log-occurred").value = "";
       var select = document.getElementById("log-classification");
       if (select) select.value = "internal";  // the next entry starts at the default again
       setCorrection("");
+      if (again && text.value.trim()) setTimeout(function () { form.requestSubmit(); }, 0);
     } else {
       text.setAttribute("aria-invalid", "true");
     }
+    sending = null;
     text.focus();
   });
 

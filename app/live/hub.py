@@ -121,7 +121,7 @@ class Hub:
 
     async def subscribe_list(self, subscriber: Subscriber[IncidentList]) -> None:
         if not self.lobby.subscribers:  # nobody watched: the version it knew may be stale
-            self.lobby.version = await self.read(self._list_version)
+            self.lobby.version = await self.read(self.list_version)
         self.lobby.subscribers.add(subscriber)
 
     def unsubscribe_list(self, subscriber: Subscriber[IncidentList]) -> None:
@@ -212,7 +212,7 @@ class Hub:
                     self._wake_room(incident_id, seq)
             if self.lobby.subscribers:
                 try:
-                    version = await self.read(self._list_version)
+                    version = await self.read(self.list_version)
                 except Exception:
                     log.exception("live re-check failed")
                     continue
@@ -233,7 +233,8 @@ class Hub:
         """A socket's own replay read (blocking; call it through `read`)."""
         return self._load(incident_id, after)
 
-    def _list_version(self) -> int:
+    def list_version(self) -> int:
+        """The incident list's version now (blocking; call it through `read`)."""
         with self.db.read_session() as session:
             return list_version(session)
 

@@ -27,6 +27,7 @@ from app.live.ws import (
     CLOSE_UNAUTHORIZED,
     CredentialRechecks,
     IncidentFeed,
+    accept_from,
     credential_user,
     incident_head,
     origin_allowed,
@@ -89,10 +90,12 @@ async def incident_page(websocket: WebSocket, incident_id: int, after: int = 0) 
     hub: Hub = websocket.app.state.hub
     db: Database = websocket.app.state.db
     settings: Settings = websocket.app.state.settings
-    if await incident_head(hub, db, incident_id) is None:
+    head = await incident_head(hub, db, incident_id)
+    if head is None:
         await websocket.close(code=CLOSE_NOT_FOUND)
         return
-    await websocket.accept()
+    if not await accept_from(websocket, after, head):
+        return
     await serve(
         websocket,
         feed=IncidentFeed(hub, incident_id),
@@ -114,10 +117,12 @@ async def incident_list(websocket: WebSocket, after: int = 0) -> None:
         return
     viewer, lang, raw = admitted
     settings: Settings = websocket.app.state.settings
-    await websocket.accept()
+    hub: Hub = websocket.app.state.hub
+    if not await accept_from(websocket, after, await hub.read(hub.list_version)):
+        return
     await serve(
         websocket,
-        feed=ListFeed(websocket.app.state.hub),
+        feed=ListFeed(hub),
         after=max(after, 0),
         subscriber=Subscriber(
             viewer=viewer,

@@ -43,6 +43,21 @@ RECHECK_WINDOW = 0.25  # seconds that credential re-checks wait to share one rea
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_AHEAD = 4409  # `after` is beyond the newest event: the client has another history
+
+
+async def accept_from(websocket: WebSocket, after: int, newest: int) -> bool:
+    """Accept the socket; then close it with 4409 if the client claims to have more than there
+    is. That happens only if the database is not the one the client followed (restored from
+    a backup, say): replaying from there would skip everything up to its `after`, silently."""
+    await websocket.accept()
+    if after <= newest:
+        return True
+    await websocket.close(
+        code=CLOSE_AHEAD,
+        reason=f"after={after} is beyond the newest ({newest}); start again from after=0",
+    )
+    return False
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -156,11 +171,12 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
     viewer = Viewer.of(user)
-    if await incident_head(hub, db, incident_id) is None:
+    head = await incident_head(hub, db, incident_id)
+    if head is None:
         await websocket.close(code=CLOSE_NOT_FOUND)
         return
-
-    await websocket.accept()
+    if not await accept_from(websocket, after, head):
+        return
     await serve(
         websocket,
         feed=IncidentFeed(hub, incident_id),

@@ -101,9 +101,9 @@ def head_seq(db: Database, incident: Incident) -> int:
 
 
 class Closed(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(f"socket closed with code {code}")
-        self.code = code
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"socket closed with code {code} {reason}".rstrip())
+        self.code, self.reason = code, reason
 
 
 class Socket:
@@ -129,7 +129,7 @@ class Socket:
         except TimeoutError:
             raise AssertionError(f"no message from the socket within {timeout} s") from None
         if raw["type"] == "websocket.close":
-            raise Closed(raw.get("code", 1000))
+            raise Closed(raw.get("code", 1000), raw.get("reason") or "")
         assert raw["type"] == "websocket.send", raw
         text: str = raw["text"]
         return text

@@ -351,6 +351,29 @@ def test_the_list_socket_sends_the_list_when_it_changes(
     assert re.search(rf'id="incident-{incident.id}" data-seq="3"', logged)
 
 
+def test_a_page_from_another_history_is_told_to_reload(
+    client: TestClient, db: Database, reader: Account, incident: Incident
+) -> None:
+    """A page showing more than the database holds (restored from a backup while it was open)
+    gets 4409 instead of a replay that would skip everything up to where the page was."""
+    session = session_of(client, reader)
+    head = head_seq(db, incident)
+    sign_in(client, reader)
+    version = _list_version_of(client.get("/").text)
+    client.cookies.clear()
+    for path, after in ((incident_path(incident), head + 1), ("/live/incidents", version + 5)):
+        with page_socket(client, path, session, after=after) as ahead:
+            assert ahead.close_code() == live_ws.CLOSE_AHEAD
+        with page_socket(client, path, session, after=0) as fresh:
+            assert fresh.text().startswith("<template data-seq=")
+
+
+def _list_version_of(page: str) -> int:
+    found = re.search(r'<div id="incident-lists"[^>]*data-seq="(\d+)"', page)
+    assert found, page[:200]
+    return int(found.group(1))
+
+
 def _list_version(text: str) -> int:
     found = re.match(r'<template data-seq="(\d+)">', text)
     assert found, text[:200]

@@ -20,6 +20,7 @@ from tests import factories
 from tests.factories import Account
 from tests.helpers import bearer
 from tests.live.conftest import (
+    Closed,
     assert_gap_free,
     bulk_entries,
     head_seq,
@@ -81,6 +82,23 @@ def test_after_the_head_sends_nothing_until_something_happens(
         )
         first = socket.event()
     assert first["seq"] == head + 1  # nothing older came first
+
+
+def test_an_after_beyond_the_newest_event_is_told_to_start_again(
+    api: TestClient, db: Database, staff: Account, incident: Incident
+) -> None:
+    """A client that has seen more than there is follows another history (a database restored
+    from a backup): replaying from its `after` would skip every event up to it, in silence."""
+    head = head_seq(db, incident)
+    with (
+        open_socket(api, incident.id, staff.token, after=head + 40) as socket,
+        pytest.raises(Closed) as told,
+    ):
+        socket.event()
+    assert told.value.code == live_ws.CLOSE_AHEAD == 4409
+    assert f"beyond the newest ({head})" in told.value.reason
+    with open_socket(api, incident.id, staff.token, after=0) as again:  # starting again works
+        assert_gap_free(again.events_through(head), 1, head)
 
 
 def test_events_committed_during_the_replay_are_neither_lost_nor_doubled(

@@ -72,7 +72,9 @@
     ws.onclose = function (event) {
       socket = null;
       window.clearTimeout(deadTimer);
-      if (event.code === 4401) stale();  // signed out (maybe everywhere), or access changed
+      // 4401: signed out (maybe everywhere), or access changed; 4409: the page is from another
+      // history of this incident (a database restored from a backup): only a reload helps.
+      if (event.code === 4401 || event.code === 4409) stale();
       else retry();
     };
   }

@@ -152,7 +152,7 @@ class _WriterPool(QueuePool):
 
     def _do_get(self) -> ConnectionPoolEntry:
         if not self.write_lock.acquire(timeout=WRITE_WAIT):
-            raise exc.TimeoutError(f"No turn to write within {WRITE_WAIT:.0f} s.")
+            raise exc.TimeoutError(f"No turn to write within {WRITE_WAIT:g} s.")
         try:
             return super()._do_get()
         except BaseException:
@@ -228,7 +228,15 @@ class Database:
             self.engine = _sqlite_engine(self.url, writer=False)
             self._write_engine = _sqlite_engine(self.url, writer=True)
         else:
-            self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+            # A row lock held past the wait (a stuck transaction) fails the write, as the
+            # write lane's wait does on SQLite, rather than leaving its writer hanging.
+            self.engine = create_engine(
+                self.url,
+                pool_size=20,
+                max_overflow=20,
+                pool_pre_ping=True,
+                connect_args={"options": f"-c lock_timeout={int(WRITE_WAIT * 1000)}"},
+            )
             self._write_engine = self.engine
         # A read sees one snapshot (SQLite's deferred BEGIN does this already), so a page's
         # log and the event seq it resumes from always agree.

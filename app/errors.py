@@ -58,3 +58,34 @@ class IncidentClosed(Conflict):
 class RateLimited(DomainError):
     status = 429
     code = "rate-limited"
+
+
+class Unavailable(DomainError):
+    """The database did not do what was asked (busy past the wait, unreachable, disk full)."""
+
+    status = 503
+    code = "unavailable"
+
+
+_DISK = ("disk is full", "disk i/o error", "no space left")
+
+
+def database_unavailable(error: Exception) -> Unavailable:
+    """What the reader is told when the database fails a request, in words they can act on.
+
+    It may have failed after a commit (while reading the answer), so it never claims that
+    nothing was saved: the reader is asked to look before sending again.
+    """
+    if any(words in str(error).lower() for words in _DISK):
+        return Unavailable(
+            N_(
+                "The server cannot store anything more (its disk is full or failing). "
+                "Tell whoever runs Samvirke; keep notes on paper meanwhile."
+            )
+        )
+    return Unavailable(
+        N_(
+            "The database did not answer in time. Check the log before you send this again; "
+            "if it is not there, send it again in a moment."
+        )
+    )

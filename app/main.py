@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException
 
 from app import api, web
@@ -19,7 +21,7 @@ from app.accounts import service as accounts
 from app.api import problems
 from app.config import Settings, get_settings
 from app.db import Database
-from app.errors import DomainError
+from app.errors import DomainError, database_unavailable
 from app.live import pages as live_pages
 from app.live import ws as live_ws
 from app.live.bus import PostgresBus
@@ -95,6 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if _is_api(request):
             return problems.http_problem(request, exc)
         return web.errors.http_error_page(request, exc)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def _database(request: Request, exc: Exception) -> Response:
+        log.warning("database failed %s %s: %s", request.method, request.url.path, exc)
+        return await _domain(request, database_unavailable(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

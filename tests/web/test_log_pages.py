@@ -12,6 +12,8 @@ from httpx2 import Response
 
 from app.db import Database
 from app.incidents.models import Incident
+from app.incidents.service import get_incident
+from app.log.service import lock_incident
 from tests import factories
 from tests.factories import Account
 from tests.web.helpers import entry_ids, htmx, sign_in, text_of, textarea_value
@@ -275,3 +277,19 @@ def test_edited_query_values_are_ignored(client: TestClient, db: Database, staff
         page = client.get(f"/incidents/{incident.id}?{query}")
         assert page.status_code == 200, query
         assert entry_ids(page.text) == [1], query
+
+
+def test_an_entry_the_database_cannot_take_in_time_says_so_in_the_form(
+    short_write_wait: None, client: TestClient, db: Database, staff: Account
+) -> None:
+    incident = factories.incident(db, staff)
+    token = sign_in(client, staff)
+    with db.write_session() as stuck:  # another writer holds the incident's write lock
+        lock_incident(stuck, get_incident(stuck, incident.id))
+        response = _post(client, incident, token, htmx("log-form"), text="Evakuer sone B.")
+        stuck.rollback()
+    assert response.status_code == 503
+    assert response.headers["HX-Retarget"] == "#log-form-errors"  # the typed text stays
+    message = text_of(response.text)
+    assert "svarte ikke i tide" in message or "did not answer in time" in message
+    assert len(_api_entries(client, staff, incident)) == 1  # only the opening line

@@ -31,7 +31,11 @@ cli.add_typer(tokens_cli, name="tokens")
 def _database() -> Database:
     settings = get_settings()
     upgrade(settings.resolved_database_url)
-    return Database(settings.resolved_database_url, language=settings.default_language)
+    return Database(
+        settings.resolved_database_url,
+        language=settings.default_language,
+        write_wait=settings.write_wait,
+    )
 
 
 def _fail(message: str) -> typer.Exit:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     session_days: int = Field(default=14, ge=1, le=365)
     invite_days: int = Field(default=7, ge=1, le=90)
     login_rate_limit: str = "10/minute"
+    # How long a write may wait for its turn before the writer is told (503) to look and retry.
+    write_wait: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("time_zone")
     @classmethod

@@ -78,7 +78,8 @@ def normalise_url(url: str) -> str:
     return url
 
 
-# Seconds a writer waits for its turn before giving up, as long as SQLite's busy timeout.
+# Seconds a writer waits for its turn (SQLite's write lane and busy timeout, PostgreSQL's row
+# lock) before giving up with 503: the default of `SAMVIRKE_WRITE_WAIT`.
 WRITE_WAIT = 30.0
 # Reading connections per SQLite database: one for every thread of the server's thread pool
 # (40), so that no reader waits for a connection; lent most recently returned first.
@@ -149,10 +150,11 @@ class _WriterPool(QueuePool):
     """
 
     write_lock: _WriteLock  # set per database file by `_writer_pool_class`
+    write_wait: float  # seconds
 
     def _do_get(self) -> ConnectionPoolEntry:
-        if not self.write_lock.acquire(timeout=WRITE_WAIT):
-            raise exc.TimeoutError(f"No turn to write within {WRITE_WAIT:g} s.")
+        if not self.write_lock.acquire(timeout=self.write_wait):
+            raise exc.TimeoutError(f"No turn to write within {self.write_wait:g} s.")
         try:
             return super()._do_get()
         except BaseException:
@@ -166,22 +168,23 @@ class _WriterPool(QueuePool):
             self.write_lock.release()
 
 
-def _writer_pool_class(url: str) -> type[_WriterPool]:
-    return type("WriterPool", (_WriterPool,), {"write_lock": _write_lock_for(url)})
+def _writer_pool_class(url: str, wait: float) -> type[_WriterPool]:
+    attributes = {"write_lock": _write_lock_for(url), "write_wait": wait}
+    return type("WriterPool", (_WriterPool,), attributes)
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+def _sqlite_engine(url: str, *, writer: bool, wait: float) -> Engine:
     """The reading engine (a pool of connections), or the writing one (a single connection).
 
     Writes are serialised anyway, and a connection that alone writes keeps its page cache and
     prepared statements warm: any other connection's commit empties a connection's cache.
     """
-    connect_args = {"check_same_thread": False, "timeout": 30}
+    connect_args = {"check_same_thread": False, "timeout": wait}
     if writer:
         engine = create_engine(
             url,
             connect_args=connect_args,
-            poolclass=_writer_pool_class(url),
+            poolclass=_writer_pool_class(url, wait),
             pool_size=1,
             max_overflow=0,
         )
@@ -201,7 +204,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -218,15 +221,16 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
-    def __init__(self, url: str, *, language: str = "nb") -> None:
+    def __init__(self, url: str, *, language: str = "nb", write_wait: float | None = None) -> None:
         self.url = normalise_url(url)
+        wait = WRITE_WAIT if write_wait is None else write_wait
         self.is_sqlite = self.url.startswith("sqlite")
         self.language = language
         # None: as many as the thread pool allows (PostgreSQL locks one incident at a time).
         self.writers_at_once: int | None = SQLITE_WRITERS_AT_ONCE if self.is_sqlite else None
         if self.is_sqlite:
-            self.engine = _sqlite_engine(self.url, writer=False)
-            self._write_engine = _sqlite_engine(self.url, writer=True)
+            self.engine = _sqlite_engine(self.url, writer=False, wait=wait)
+            self._write_engine = _sqlite_engine(self.url, writer=True, wait=wait)
         else:
             # A row lock held past the wait (a stuck transaction) fails the write, as the
             # write lane's wait does on SQLite, rather than leaving its writer hanging.
@@ -235,7 +239,7 @@ class Database:
                 pool_size=20,
                 max_overflow=20,
                 pool_pre_ping=True,
-                connect_args={"options": f"-c lock_timeout={int(WRITE_WAIT * 1000)}"},
+                connect_args={"options": f"-c lock_timeout={int(wait * 1000)}"},
             )
             self._write_engine = self.engine
         # A read sees one snapshot (SQLite's deferred BEGIN does this already), so a page's

@@ -50,7 +50,11 @@ def announce_setup(db: Database, settings: Settings) -> str | None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = Database(settings.resolved_database_url, language=settings.default_language)
+    db = Database(
+        settings.resolved_database_url,
+        language=settings.default_language,
+        write_wait=settings.write_wait,
+    )
 
     hub = Hub(db)
 

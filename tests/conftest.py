@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from app import db as db_module
 from app.accounts import service as accounts_service
 from app.config import Settings
 from app.db import Database
@@ -148,10 +147,10 @@ def app(settings: Settings) -> Iterator[FastAPI]:
 
 
 @pytest.fixture
-def short_write_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+def short_write_wait(settings: Settings) -> None:
     """Writers give up after 0.3 s (SQLite's write lane, PostgreSQL's `lock_timeout`). Ask for
     it before `app`, `client` or `api`, so that the app's database is made with it."""
-    monkeypatch.setattr(db_module, "WRITE_WAIT", 0.3)
+    settings.write_wait = 0.3
 
 
 @pytest.fixture

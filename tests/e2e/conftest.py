@@ -20,8 +20,14 @@ from tests.support.server import LiveServer
 
 
 @pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(database_url=database_url, workdir=tmp_path / "server")
+def live_server(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """`samvirke serve` on the test's database; `@pytest.mark.server_env(NAME="value")` adds
+    settings to its environment."""
+    marker = request.node.get_closest_marker("server_env")
+    env = {k: str(v) for k, v in marker.kwargs.items()} if marker else None
+    server = LiveServer(database_url=database_url, workdir=tmp_path / "server", env=env)
     server.start()
     try:
         yield server

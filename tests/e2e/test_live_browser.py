@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from app.db import Database
+from app.incidents.service import get_incident
+from app.log.service import lock_incident
 from tests import factories
 from tests.e2e.conftest import make_account
 from tests.e2e.test_browser import log_by_enter, sign_in
@@ -248,6 +251,32 @@ def test_typing_on_while_an_entry_is_on_its_way_loses_nothing(
     expect(page.locator("#log-form")).not_to_have_class(re.compile(r"\bhtmx-request\b"))
     expect(page.locator("#log-text")).to_have_value("Neste melding, halvskrevet")
     assert entry_ids(page) == ["entry-4", "entry-3", "entry-2", "entry-1"]
+
+
+@pytest.mark.server_env(SAMVIRKE_WRITE_WAIT="1")
+def test_an_entry_the_database_cannot_take_says_so_and_keeps_the_text(
+    open_as: Open, live_server: LiveServer, writer: factories.Account
+) -> None:
+    expect = _expect()
+    incident_id = open_incident(live_server, writer, "Ras over E6")
+    page = open_as(writer)
+    go_live(page, f"/incidents/{incident_id}")
+    db = Database(live_server.database_url)
+    try:
+        with db.write_session() as stuck:  # another program holds the incident's write lock
+            lock_incident(stuck, get_incident(stuck, incident_id))
+            log_by_enter(page, "Veien er stengt ved Kvam")
+            expect(page.locator("#log-form-errors")).to_contain_text(
+                "Databasen svarte ikke i tide", timeout=15_000
+            )
+            stuck.rollback()
+    finally:
+        db.dispose()
+    expect(page.locator("#log-text")).to_have_value("Veien er stengt ved Kvam")
+    expect(page.locator("#flash")).to_have_text("")  # no generic "server error" on top
+    page.locator("#log-text").press("Enter")  # once it answers, sending again works
+    expect(page.locator("#entry-2")).to_contain_text("Veien er stengt ved Kvam")
+    expect(page.locator("#log-form-errors")).to_have_text("")
 
 
 def test_the_incident_list_follows_new_incidents_and_level_changes(

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -86,8 +87,11 @@ class ServerError(RuntimeError):
 class LiveServer:
     """`samvirke serve` on 127.0.0.1; `start()` again after `stop()` or `kill()` reuses the database."""
 
-    def __init__(self, *, database_url: str, workdir: Path) -> None:
+    def __init__(
+        self, *, database_url: str, workdir: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
+        self.env = dict(env or {})  # more settings, e.g. SAMVIRKE_WRITE_WAIT
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.log_path = workdir / "server.log"
@@ -125,7 +129,10 @@ class LiveServer:
                 log.flush()
                 self._process = subprocess.Popen(
                     [*samvirke_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                    env=server_env(self.database_url, self.data_dir, base_url=self.url),
+                    env={
+                        **server_env(self.database_url, self.data_dir, base_url=self.url),
+                        **self.env,
+                    },
                     cwd=self.workdir,
                     stdin=subprocess.DEVNULL,
                     stdout=log,

@@ -170,7 +170,9 @@
 
   document.addEventListener("htmx:sendError", function () { flash(body.dataset.msgOffline); });
   document.addEventListener("htmx:responseError", function (event) {
-    if (event.detail.xhr && event.detail.xhr.status >= 500) flash(body.dataset.msgServer);
+    // A 503 brings its own words (the database did not answer), shown where the form is.
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status >= 500 && status !== 503) flash(body.dataset.msgServer);
   });
 
   // The print stamp says when the paper was printed, not when the page was loaded.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 
 from app.accounts.viewer import Viewer
@@ -21,7 +21,14 @@ from app.deps import (
     token_user_and_incident,
 )
 from app.log import service
-from app.log.models import EntryKind, LogEntryCreate, LogEntryPublic, LogPage, VerifyResult
+from app.log.models import (
+    REQUEST_KEY_PATTERN,
+    EntryKind,
+    LogEntryCreate,
+    LogEntryPublic,
+    LogPage,
+    VerifyResult,
+)
 
 router = APIRouter(prefix="/incidents/{incident_id}/log", tags=["log"])
 
@@ -33,19 +40,35 @@ async def append_entry(
     token: BearerToken,
     incident_id: IncidentId,
     data: LogEntryCreate,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=REQUEST_KEY_PATTERN,
+            description="Your key for this entry (e.g. a UUID; up to 64 printable ASCII "
+            "characters). Sending the same entry again with the same key, after an answer "
+            "that never came, gives back the entry already logged instead of a second one.",
+        ),
+    ] = None,
 ) -> LogEntryPublic:
     """Answers 201 only once the entry is durably committed.
 
     The hot path, so all its blocking work is one thread-pool call (`_append`); sync
     dependencies and a sync endpoint would cost one call each, and one more to check the answer.
     """
-    return await to_thread.run_sync(_append, db, token, incident_id, data, limiter=limiter)
+    return await to_thread.run_sync(
+        _append, db, token, incident_id, data, idempotency_key, limiter=limiter
+    )
 
 
-def _append(db: Database, token: str, incident_id: int, data: LogEntryCreate) -> LogEntryPublic:
+def _append(
+    db: Database, token: str, incident_id: int, data: LogEntryCreate, key: str | None
+) -> LogEntryPublic:
     user, incident = token_user_and_incident(db, token, incident_id)
     with db.write_session() as session:  # its transaction begins inside the service
-        return service.append_entry(session, actor=user, incident=incident, data=data)
+        return service.append_entry(
+            session, actor=user, incident=incident, data=data, request_key=key
+        )
 
 
 @router.get("", response_model=LogPage, summary="Read entries after a number, oldest first")

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 from pydantic import Field as PField
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from app.db import INT_MAX, UTCDateTime
@@ -42,6 +42,10 @@ class Classification(StrEnum):
     restricted = "restricted"
 
 
+REQUEST_KEY_MAX = 64
+# What a request key may hold: printable ASCII without spaces (a UUID, a random token).
+REQUEST_KEY_PATTERN = r"^[!-~]{1,64}$"
+
 CLASSIFICATION_RANK = {
     Classification.open: 0,
     Classification.internal: 1,
@@ -59,6 +63,7 @@ class LogEntry(SQLModel, table=True):
     __tablename__ = "log_entry"
     __table_args__ = (
         UniqueConstraint("incident_id", "number", name="uq_log_entry_incident_number"),
+        Index("uq_log_entry_incident_request_key", "incident_id", "request_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -75,6 +80,9 @@ class LogEntry(SQLModel, table=True):
     content_digest: str = Field(max_length=64)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # The writer's key for the request (Idempotency-Key, the form's request_key): not part of
+    # the entry, nor of its hash; a retry with the same key gets this entry back.
+    request_key: str | None = Field(default=None, max_length=REQUEST_KEY_MAX)
 
 
 class LogEntryCreate(BaseModel):

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.db import utcnow
-from app.errors import IncidentClosed, Invalid, NotAllowed, NotFound
+from app.errors import Conflict, IncidentClosed, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED, record_event
 from app.i18n import N_, Term
 from app.incidents.models import Incident
@@ -89,6 +89,7 @@ def write_entry(
     author: User | None,
     occurred_at: datetime | None = None,
     corrects: int | None = None,
+    request_key: str | None = None,
 ) -> LogEntry:
     """Chain a new entry and its event onto a locked incident. Never commits.
 
@@ -131,6 +132,7 @@ def write_entry(
         "content_digest": digest,
         "prev_hash": prev_hash,
         "hash": entry_hash,
+        "request_key": request_key,
     }
     session.connection().execute(_INSERT_ENTRY, row)
     entry = LogEntry.model_construct(**row)
@@ -150,11 +152,27 @@ def write_entry(
 
 
 def append_entry(
-    session: Session, *, actor: User, incident: Incident, data: LogEntryCreate
+    session: Session,
+    *,
+    actor: User,
+    incident: Incident,
+    data: LogEntryCreate,
+    request_key: str | None = None,
 ) -> LogEntryPublic:
-    """Log a decision, information, action or message (or a correction of an earlier entry)."""
+    """Log a decision, information, action or message (or a correction of an earlier entry).
+
+    With a `request_key`, a retry of a request that was logged already (its answer was lost)
+    gets that entry back instead of a second one; the same key with other content is refused.
+    """
     viewer = Viewer.of(actor)
     lock_incident(session, incident)
+    if request_key is not None:
+        earlier = _entry_by_key(session, incident_id=incident.id, key=request_key)
+        if earlier is not None:
+            _check_same_request(earlier, actor, data)
+            answer = _present_all(session, viewer, [earlier])[0]
+            session.rollback()  # nothing to write: let go of the lock
+            return answer
     classification = data.classification
     if data.corrects is not None:
         target = _get_entry(session, incident_id=incident.id, number=data.corrects)
@@ -191,9 +209,38 @@ def append_entry(
         author=actor,
         occurred_at=data.occurred_at,
         corrects=data.corrects,
+        request_key=request_key,
     )
     session.commit()
     return present_entry(entry, viewer)
+
+
+def _entry_by_key(session: Session, *, incident_id: int | None, key: str) -> LogEntry | None:
+    return session.exec(
+        select(LogEntry).where(LogEntry.incident_id == incident_id, LogEntry.request_key == key)
+    ).first()
+
+
+def _check_same_request(earlier: LogEntry, actor: User, data: LogEntryCreate) -> None:
+    """A retry says what the first request said; anything else reusing its key is refused."""
+    occurred = data.occurred_at.astimezone(UTC) if data.occurred_at else None
+    same = (
+        earlier.author_id == actor.id
+        and earlier.kind == data.kind.value
+        and earlier.text == data.text
+        and earlier.corrects == data.corrects
+        and (data.classification is None or earlier.classification == data.classification.value)
+        and (occurred is None or earlier.occurred_at == occurred)
+    )
+    if not same:
+        raise Conflict(
+            N_(
+                "This request was logged already, as entry #{number}, with other content. "
+                "To log this too, send it as a new request."
+            ),
+            field="request_key",
+            number=earlier.number,
+        )
 
 
 def _get_entry(session: Session, *, incident_id: int | None, number: int) -> LogEntry | None:

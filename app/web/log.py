@@ -8,6 +8,7 @@ message into `#log-form-errors`, a plain post re-renders the page with the form 
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +28,7 @@ from app.errors import DomainError
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 from app.log import service as log_service
-from app.log.models import EntryKind, LogEntryCreate, LogEntryPublic
+from app.log.models import REQUEST_KEY_PATTERN, EntryKind, LogEntryCreate, LogEntryPublic
 from app.web.deps import Csrf, PageIncident, PageUser
 from app.web.errors import error_response
 from app.web.forms import FormInvalid, parse_form
@@ -86,6 +87,9 @@ def page_context(
             "older_before": entries[-1].number if len(rows) > PAGE_SIZE else None,
         },
         "form": form or {},
+        # The key of the next entry sent from this page: a resend after an answer that never
+        # came logs nothing twice (app.js makes a new one after each entry logged).
+        "request_key": (form or {}).get("request_key") or secrets.token_hex(16),
         "errors": errors or {},
         "now": utcnow(),
         "nav": "incidents",
@@ -140,6 +144,7 @@ def log_entry(
     occurred_at: Annotated[str, Form()] = "",
     corrects: Annotated[str, Form()] = "",
     view_kind: Annotated[str, Form()] = "",
+    request_key: Annotated[str | None, Form(pattern=REQUEST_KEY_PATTERN)] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
     lang = language_of(request, user)
@@ -151,13 +156,19 @@ def log_entry(
         "corrects": corrects,
     }
     fields = {**form, "occurred_at": local_datetime(occurred_at.strip(), settings.zone)}
+    if request_key:
+        form["request_key"] = request_key  # kept if refused: nothing was logged with it
     try:
         data = parse_form(LogEntryCreate, fields, lang)
-        log_service.append_entry(session, actor=user, incident=incident, data=data)
+        log_service.append_entry(
+            session, actor=user, incident=incident, data=data, request_key=request_key
+        )
     except FormInvalid as exc:
         return _refused(request, session, user, incident, form, view_kind, 422, exc.messages)
     except DomainError as exc:
         message = i18n.gettext(lang, exc.message, **exc.params)
+        if exc.field == "request_key":
+            form.pop("request_key", None)  # used already: the next send is a new request
         return _refused(
             request,
             session,

@@ -293,3 +293,33 @@ def test_an_entry_the_database_cannot_take_in_time_says_so_in_the_form(
     message = text_of(response.text)
     assert "svarte ikke i tide" in message or "did not answer in time" in message
     assert len(_api_entries(client, staff, incident)) == 1  # only the opening line
+
+
+def test_a_form_sent_twice_logs_one_entry(client: TestClient, db: Database, staff: Account) -> None:
+    """The answer to the first send never came (the network dropped it); the page sends the
+    same form again, with the same request key, and the entry is logged once."""
+    incident = factories.incident(db, staff)
+    token = sign_in(client, staff)
+    page = client.get(f"/incidents/{incident.id}").text
+    key = re.search(r'name="request_key" id="log-request-key" value="([0-9a-f]{32})"', page)
+    assert key, "the form carries a request key"
+    for _ in range(2):
+        response = _post(
+            client,
+            incident,
+            token,
+            htmx("log-form"),
+            text="Strømmen er tilbake.",
+            request_key=key[1],
+        )
+        assert response.status_code == 200
+    assert [e["text"] for e in _api_entries(client, staff, incident)].count(
+        "Strømmen er tilbake."
+    ) == 1
+    fresh = client.get(f"/incidents/{incident.id}").text
+    assert key[1] not in fresh  # every page load has a key of its own
+    refused = _post(
+        client, incident, token, htmx("log-form"), text="Noe annet.", request_key=key[1]
+    )
+    assert refused.status_code == 409
+    assert "#2" in text_of(refused.text)

@@ -23,6 +23,18 @@
   var sending = null;
   var queued = false;
 
+  // Each entry goes with a key of its own, kept until the server has answered that it is
+  // logged: sending again after an answer that never came then logs nothing twice.
+  function newRequestKey() {
+    var field = document.getElementById("log-request-key");
+    if (!field) return;
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);  // unlike randomUUID, also on plain http
+    field.value = Array.prototype.map.call(bytes, function (b) {
+      return (b < 16 ? "0" : "") + b.toString(16);
+    }).join("");
+  }
+
   /* --- the log input --------------------------------------------------------------------- */
 
   document.addEventListener("keydown", function (event) {
@@ -160,9 +172,12 @@
       var select = document.getElementById("log-classification");
       if (select) select.value = "internal";  // the next entry starts at the default again
       setCorrection("");
+      newRequestKey();
       if (again && text.value.trim()) setTimeout(function () { form.requestSubmit(); }, 0);
     } else {
       text.setAttribute("aria-invalid", "true");
+      // 409: this key was used already (for this entry, or another); the next send is new.
+      if (event.detail.xhr && event.detail.xhr.status === 409) newRequestKey();
     }
     sending = null;
     text.focus();

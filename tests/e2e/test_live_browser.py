@@ -252,6 +252,16 @@ def test_typing_on_while_an_entry_is_on_its_way_loses_nothing(
     expect(page.locator("#log-text")).to_have_value("Neste melding, halvskrevet")
     assert entry_ids(page) == ["entry-4", "entry-3", "entry-2", "entry-1"]
 
+    # An empty box sent meanwhile gets its error once the answer is in, as it would at once.
+    page.route(log_url, hold, times=1)
+    log_by_enter(page, "Vannverket varslet")
+    log_by_enter(page, "   ")
+    held[2].continue_()
+    expect(page.locator("#entry-5")).to_contain_text("Vannverket varslet")
+    expect(page.locator("#log-form-errors")).not_to_be_empty()
+    expect(page.locator("#log-form")).not_to_have_class(re.compile(r"\bhtmx-request\b"))
+    assert entry_ids(page)[0] == "entry-5"
+
 
 @pytest.mark.server_env(SAMVIRKE_WRITE_WAIT="1")
 def test_an_entry_the_database_cannot_take_says_so_and_keeps_the_text(

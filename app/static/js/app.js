@@ -173,7 +173,9 @@
       if (select) select.value = "internal";  // the next entry starts at the default again
       setCorrection("");
       newRequestKey();
-      if (again && text.value.trim()) setTimeout(function () { form.requestSubmit(); }, 0);
+      // Enter pressed meanwhile is honoured now, as it would have been at once (an empty box
+      // then gets its "fill in the text" like any other).
+      if (again) setTimeout(function () { form.requestSubmit(); }, 0);
     } else {
       text.setAttribute("aria-invalid", "true");
       // 409: this key was used already (for this entry, or another); the next send is new.

@@ -15,7 +15,7 @@ incident (incidents are never deleted), so the list page can resume and ignore s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -117,21 +117,26 @@ def load_events(
     return loaded
 
 
-def just_written(incident_id: int, written: Written) -> LiveEvent | None:
-    """An event as its writer recorded it, if that is all it takes to render it: a new entry
-    that corrects nothing. A correction brings the entry it corrects and an incident change the
-    incident as it is now; those are read back with `load_events`."""
-    entry = written.subject
-    if written.type != LOG_APPENDED or not isinstance(entry, LogEntry) or entry.corrects:
-        return None
-    return LiveEvent(
-        incident_id=incident_id,
-        seq=written.seq,
-        type=written.type,
-        data=written.data,
-        entry=entry,
-        incident=None,
-    )
+def just_written(incident_id: int, written: Sequence[Written]) -> list[LiveEvent] | None:
+    """Events as their writer recorded them, if that is all it takes to render every one: new
+    entries that correct nothing. A correction brings the entry it corrects and an incident
+    change the incident as it is now; with any of those, None: read them with `load_events`."""
+    events = []
+    for event in written:
+        entry = event.subject
+        if event.type != LOG_APPENDED or not isinstance(entry, LogEntry) or entry.corrects:
+            return None
+        events.append(
+            LiveEvent(
+                incident_id=incident_id,
+                seq=event.seq,
+                type=event.type,
+                data=event.data,
+                entry=entry,
+                incident=None,
+            )
+        )
+    return events
 
 
 def _corrected_originals(

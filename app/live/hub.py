@@ -144,16 +144,9 @@ class Hub:
         if room is None or (seq is not None and seq <= room.watermark):
             return
         if room.pump is None and written and written[0].seq == room.watermark + 1:
-            events = [just_written(incident_id, w) for w in written]
-            if all(event is not None for event in events):
-                try:
-                    for event in events:
-                        assert event is not None
-                        _fan_out(room.subscribers, event.seq, event)
-                        room.watermark = event.seq
-                    return
-                except Exception:  # the pump tries again from the database
-                    log.exception("live fan-out failed for incident %s", incident_id)
+            events = just_written(incident_id, written)
+            if events is not None and _fan_out_all(room, events):
+                return
         room.dirty = True
         if room.pump is None:
             room.pump = asyncio.create_task(self._pump(room))
@@ -242,6 +235,19 @@ class Hub:
         """The incident list as the lobby and a list socket's catch-up read it (blocking)."""
         with self.db.read_session() as session:
             return load_incident_list(session)
+
+
+def _fan_out_all(room: Room, events: list[LiveEvent]) -> bool:
+    """Fan out events in order, moving the watermark; False if one failed (the pump then
+    reads from there)."""
+    try:
+        for event in events:
+            _fan_out(room.subscribers, event.seq, event)
+            room.watermark = event.seq
+    except Exception:
+        log.exception("live fan-out failed for incident %s", room.incident_id)
+        return False
+    return True
 
 
 def _fan_out(subscribers: set[Subscriber[Item]], seq: int, item: Item) -> None:

@@ -16,20 +16,18 @@ from fastapi import APIRouter, WebSocket
 
 from app.accounts.viewer import Viewer
 from app.config import Settings
-from app.db import Database
 from app.live.events import IncidentList
 from app.live.hub import Hub
 from app.live.render import incident_message, list_message
 from app.live.subscriber import Subscriber
 from app.live.ws import (
     CLOSE_FORBIDDEN,
-    CLOSE_NOT_FOUND,
     CLOSE_UNAUTHORIZED,
     CredentialRechecks,
     IncidentFeed,
     accept_from,
+    accept_incident,
     credential_user,
-    incident_head,
     origin_allowed,
     serve,
 )
@@ -87,18 +85,12 @@ async def incident_page(websocket: WebSocket, incident_id: int, after: int = 0) 
     if admitted is None:
         return
     viewer, lang, raw = admitted
-    hub: Hub = websocket.app.state.hub
-    db: Database = websocket.app.state.db
     settings: Settings = websocket.app.state.settings
-    head = await incident_head(hub, db, incident_id)
-    if head is None:
-        await websocket.close(code=CLOSE_NOT_FOUND)
-        return
-    if not await accept_from(websocket, after, head):
+    if not await accept_incident(websocket, incident_id, after):
         return
     await serve(
         websocket,
-        feed=IncidentFeed(hub, incident_id),
+        feed=IncidentFeed(websocket.app.state.hub, incident_id),
         after=max(after, 0),
         subscriber=Subscriber(
             viewer=viewer,

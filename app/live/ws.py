@@ -149,12 +149,21 @@ class CredentialRechecks:
                     future.set_result(found[raw])
 
 
-async def incident_head(hub: Hub, db: Database, incident_id: int) -> int | None:
+async def accept_incident(websocket: WebSocket, incident_id: int, after: int) -> bool:
+    """An incident's socket, JSON or page: refused (4404) if there is no such incident, else
+    accepted, then closed with 4409 if `after` is beyond its newest event (`accept_from`)."""
+    hub: Hub = websocket.app.state.hub
+    db: Database = websocket.app.state.db
+
     def read() -> int | None:
         with db.read_session() as session:
             return head_seq(session, incident_id)
 
-    return await hub.read(read)
+    head = await hub.read(read)
+    if head is None:
+        await websocket.close(code=CLOSE_NOT_FOUND)
+        return False
+    return await accept_from(websocket, after, head)
 
 
 @router.websocket("/api/v1/incidents/{incident_id}/events")
@@ -171,11 +180,7 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
     viewer = Viewer.of(user)
-    head = await incident_head(hub, db, incident_id)
-    if head is None:
-        await websocket.close(code=CLOSE_NOT_FOUND)
-        return
-    if not await accept_from(websocket, after, head):
+    if not await accept_incident(websocket, incident_id, after):
         return
     await serve(
         websocket,

@@ -22,6 +22,8 @@
   // The text of the entry on its way to the server, and whether Enter was pressed meanwhile.
   var sending = null;
   var queued = false;
+  // Where the focus was when it was sent: the answer brings it back only from there.
+  var sentFrom = null;
 
   // Each entry goes with a key of its own, kept until the server has answered that it is
   // logged: sending again after an answer that never came then logs nothing twice.
@@ -147,7 +149,10 @@
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     var form = logForm();
-    if (form && event.detail.elt === form) sending = document.getElementById("log-text").value;
+    if (form && event.detail.elt === form) {
+      sending = document.getElementById("log-text").value;
+      sentFrom = document.activeElement;
+    }
     var region = document.getElementById("flash");
     if (region) region.textContent = "";
     var elt = event.detail.elt;
@@ -182,7 +187,11 @@
       if (event.detail.xhr && event.detail.xhr.status === 409) newRequestKey();
     }
     sending = null;
-    text.focus();
+    // The focus goes back to the text box, unless the writer has moved it since (the entry
+    // may have shown up live before this answer, and they are on to the next thing).
+    var active = document.activeElement;
+    if (!active || active === document.body || active === sentFrom) text.focus();
+    sentFrom = null;
   });
 
   document.addEventListener("htmx:sendError", function () { flash(body.dataset.msgOffline); });

@@ -98,13 +98,16 @@ def check_chain(entries: Iterable[dict[str, Any]]) -> None:
 
 
 def disable_append_only(db: Database) -> None:
-    """Remove the append-only guard, as someone with write access to the database file could."""
+    """Remove every guarding trigger (on the log, the events and the incident's counters), as
+    the owner of the tables (or of the SQLite file) could."""
     with db.engine.begin() as conn:
         if db.is_sqlite:
-            conn.execute(text("DROP TRIGGER log_entry_no_update"))
-            conn.execute(text("DROP TRIGGER log_entry_no_delete"))
+            names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            for (name,) in names.all():
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
         else:
-            conn.execute(text("ALTER TABLE log_entry DISABLE TRIGGER USER"))
+            for table in ("log_entry", "event", "incident"):
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
 
 
 def raw(db: Database, sql: str, **params: Any) -> None:

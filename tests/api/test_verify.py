@@ -13,7 +13,7 @@ from app.db import Database
 from app.log import chain
 from app.log.models import LogEntry
 from tests.api.conftest import log
-from tests.helpers import disable_append_only, events, raw
+from tests.helpers import cut_the_tail, disable_append_only, events, raw
 
 
 @pytest.fixture
@@ -170,38 +170,11 @@ def test_verify_is_read_only_and_repeatable(api: TestClient, two_logs: tuple[int
 # --- a removed tail: the chain is shorter but valid; the events and the counters remember -----
 
 
-def _cut_the_tail(db: Database, incident_id: int) -> None:
-    """Issue 9's attack: take away the last entry and set the counters back to the one before.
-
-    On SQLite one REPLACE did it (#3 again under #4's id); on PostgreSQL a DELETE. The table
-    owner switches the guards off first (migration 0003 refuses both, and the step back).
-    """
-    disable_append_only(db)
-    if db.is_sqlite:
-        raw(
-            db,
-            "REPLACE INTO log_entry SELECT"
-            " (SELECT id FROM log_entry WHERE incident_id = :i AND number = 4),"
-            " incident_id, number, kind, text, classification, author_id, author_name, corrects,"
-            " occurred_at, recorded_at, content_digest, prev_hash, hash, request_key"
-            " FROM log_entry WHERE incident_id = :i AND number = 3",
-            i=incident_id,
-        )
-    else:
-        raw(db, "DELETE FROM log_entry WHERE incident_id = :i AND number = 4", i=incident_id)
-    raw(
-        db,
-        "UPDATE incident SET log_count = 3, log_head_hash ="
-        " (SELECT hash FROM log_entry WHERE incident_id = :i AND number = 3) WHERE id = :i",
-        i=incident_id,
-    )
-
-
 def test_a_removed_tail_with_its_counters_set_back_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
     tampered, untouched = two_logs
-    _cut_the_tail(db, tampered)
+    cut_the_tail(db, tampered)
     result = _verify(api, tampered)
     assert result["head"]["number"] == 3  # a valid chain of three, and the counters agree …
     assert result["ok"] is False  # … but the log.appended event of #4 is still there
@@ -213,7 +186,7 @@ def test_a_removed_tail_with_its_event_is_caught_by_the_event_counter(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
     tampered, _ = two_logs
-    _cut_the_tail(db, tampered)
+    cut_the_tail(db, tampered)
     raw(db, "DELETE FROM event WHERE incident_id = :i AND seq = 5", i=tampered)
     result = _verify(api, tampered)
     assert result["ok"] is False

@@ -6,6 +6,7 @@ and kept in the data folder, Norwegian bokmål, Europe/Oslo.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -65,11 +66,18 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(key)
+        write_private_file(path, key.encode())
         return key
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Write a new file that only its owner may read (0600; a umask can only take away), in a
+    data folder made 0700 if it is not there yet. Refuses to overwrite an existing file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
 
 
 @lru_cache

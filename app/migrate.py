@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from app.db import normalise_url
+from app.db import create_sqlite_file, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -20,6 +20,5 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    create_sqlite_file(url)
     command.upgrade(alembic_config(url), "head")

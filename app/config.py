@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""
+    # PostgreSQL: migrations run as this role, which owns the tables; the server connects with
+    # database_url as a role that owns nothing and gets only its rights (docs/security/guards.md).
+    migration_database_url: str = ""
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
     default_language: Language = "nb"
@@ -46,6 +49,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'samvirke.db').resolve()}"
+
+    @property
+    def resolved_migration_url(self) -> str:
+        return self.migration_database_url or self.resolved_database_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -23,11 +23,17 @@ SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
 
 
 def samvirke(
-    *args: str, cwd: Path, database_url: str | None = None, data_dir: Path | None = None
+    *args: str,
+    cwd: Path,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    migration_url: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
     if database_url is not None:
         env["SAMVIRKE_DATABASE_URL"] = database_url
+    if migration_url is not None:
+        env["SAMVIRKE_MIGRATION_DATABASE_URL"] = migration_url
     if data_dir is not None:
         env["SAMVIRKE_DATA_DIR"] = str(data_dir)
     # cwd is an empty folder, so no stray .env or ./data of the developer's takes part.

@@ -1,7 +1,8 @@
 """The `samvirke` command: serve, manage users and tokens, verify logs.
 
 Each command honours SAMVIRKE_DATABASE_URL (which wins) and SAMVIRKE_DATA_DIR, and migrates
-the database first, so any of them works on a fresh data folder.
+the database first (as SAMVIRKE_MIGRATION_DATABASE_URL's role, when set), so any of them works
+on a fresh data folder.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.pool import NullPool
 
 from app.accounts import service as accounts
 from app.accounts.models import Role, UserCreate
 from app.config import get_settings
-from app.db import Database
+from app.db import Database, normalise_url
 from app.errors import DomainError
 from app.incidents import service as incidents
 from app.log import service as log_service
-from app.migrate import upgrade
+from app.migrate import upgrade_for
+from app.roles import grant_statements
 
 cli = typer.Typer(help="Samvirke: crisis-staff support tool.", no_args_is_help=True)
 users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -30,7 +34,7 @@ cli.add_typer(tokens_cli, name="tokens")
 
 def _database() -> Database:
     settings = get_settings()
-    upgrade(settings.resolved_database_url)
+    upgrade_for(settings)
     return Database(
         settings.resolved_database_url,
         language=settings.default_language,
@@ -53,7 +57,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    upgrade(settings.resolved_database_url)
+    upgrade_for(settings)
     if workers > 1 and settings.is_sqlite:
         raise _fail("several workers need PostgreSQL; SQLite is served by one process")
     uvicorn.run(
@@ -70,8 +74,32 @@ def serve(
 @cli.command()
 def migrate() -> None:
     """Bring the database to the newest schema."""
-    upgrade(get_settings().resolved_database_url)
+    upgrade_for(get_settings())
     typer.echo("database is up to date")
+
+
+@cli.command()
+def grants(
+    role: Annotated[
+        str | None,
+        typer.Option(help="The serving role; by default the user in SAMVIRKE_DATABASE_URL."),
+    ] = None,
+) -> None:
+    """PostgreSQL: print the serving role's rights on the schema (`migrate` applies them)."""
+    settings = get_settings()
+    if settings.is_sqlite:
+        raise _fail("grants are for PostgreSQL; a SQLite file is guarded by its file mode")
+    role = role or make_url(normalise_url(settings.resolved_database_url)).username
+    if not role:
+        raise _fail("no role given, and SAMVIRKE_DATABASE_URL names no user")
+    upgrade_for(settings)
+    engine = create_engine(normalise_url(settings.resolved_migration_url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            for statement in grant_statements(connection, role):
+                typer.echo(f"{statement};")
+    finally:
+        engine.dispose()
 
 
 @users_cli.command("create")

@@ -6,6 +6,7 @@ and kept in the data folder, Norwegian bokmål, Europe/Oslo.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""
+    # PostgreSQL: migrations run as this role, which owns the tables; the server connects with
+    # database_url as a role that owns nothing and gets only its rights (docs/security/guards.md).
+    migration_database_url: str = ""
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
     default_language: Language = "nb"
@@ -47,6 +51,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'samvirke.db').resolve()}"
 
     @property
+    def resolved_migration_url(self) -> str:
+        return self.migration_database_url or self.resolved_database_url
+
+    @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
@@ -65,11 +73,18 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(key)
+        write_private_file(path, key.encode())
         return key
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Write a new file that only its owner may read (0600; a umask can only take away), in a
+    data folder made 0700 if it is not there yet. Refuses to overwrite an existing file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
 
 
 @lru_cache

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, exc, make_url, text
@@ -68,6 +69,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+def create_sqlite_file(url: str) -> None:
+    """Make a new SQLite database file readable by its owner only.
+
+    The file is created 0600 before SQLite opens it (SQLite would make it 0644), and SQLite
+    gives its -wal and -shm files the database file's mode; a folder made for it is 0700.
+    An existing file or folder is left as it is: its mode is the operator's choice.
+    """
+    database = make_url(normalise_url(url)).database
+    if not url.startswith("sqlite") or not database or database.startswith((":memory:", "file:")):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 def normalise_url(url: str) -> str:
@@ -229,6 +248,7 @@ class Database:
         # None: as many as the thread pool allows (PostgreSQL locks one incident at a time).
         self.writers_at_once: int | None = SQLITE_WRITERS_AT_ONCE if self.is_sqlite else None
         if self.is_sqlite:
+            create_sqlite_file(self.url)
             self.engine = _sqlite_engine(self.url, writer=False, wait=wait)
             self._write_engine = _sqlite_engine(self.url, writer=True, wait=wait)
         else:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, make_url, pool
 
-from app.db import normalise_url
+from app.config import Settings
+from app.db import create_sqlite_file, normalise_url
+from app.roles import grant_serving_rights
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -20,6 +23,22 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    create_sqlite_file(url)
     command.upgrade(alembic_config(url), "head")
+
+
+def upgrade_for(settings: Settings) -> None:
+    """Migrate with the settings' migration URL (the owner role), then, when the server connects
+    as another role, give that role its rights on the schema as it now is (app.roles)."""
+    owner_url = settings.resolved_migration_url
+    upgrade(owner_url)
+    serving = make_url(normalise_url(settings.resolved_database_url))
+    owner = make_url(normalise_url(owner_url))
+    if settings.is_sqlite or not serving.username or serving.username == owner.username:
+        return
+    engine = create_engine(owner, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            grant_serving_rights(connection, serving.username)
+    finally:
+        engine.dispose()

@@ -9,7 +9,7 @@ import app.models  # noqa: F401  (registers every table on the metadata)
 from app.config import get_settings
 from app.db import metadata, normalise_url
 
-url = context.config.attributes.get("url") or normalise_url(get_settings().resolved_database_url)
+url = context.config.attributes.get("url") or normalise_url(get_settings().resolved_migration_url)
 
 
 def run_offline() -> None:

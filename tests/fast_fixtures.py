@@ -63,18 +63,20 @@ def _reset_sql(name: str) -> str:
 
 
 _TRIGGER_STATES = (
-    "SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'log_entry'::regclass AND NOT tgisinternal"
+    "SELECT tgrelid::regclass::text, tgenabled FROM pg_trigger"
+    " WHERE tgrelid IN ('log_entry'::regclass, 'event'::regclass, 'incident'::regclass)"
+    " AND NOT tgisinternal"
 )
 
 
 def _reset(name: str, sql: str) -> None:
     with psycopg.connect(_pg_url(name), connect_timeout=3) as conn:
         conn.execute(sql)  # several statements in one round trip (allowed without parameters)
-        # A tamper test switched the append-only triggers off: switch them on again.
-        states = [r[0] for r in conn.execute(_TRIGGER_STATES)]
-        assert len(states) >= 2, f"append-only triggers missing on log_entry: {states}"
-        if any(state == "D" for state in states):
-            conn.execute("ALTER TABLE log_entry ENABLE TRIGGER USER")
+        # A tamper test switched the guarding triggers off: switch them on again.
+        states = list(conn.execute(_TRIGGER_STATES))
+        assert len(states) >= 5, f"guarding triggers missing: {states}"
+        for table in sorted({table for table, state in states if state == "D"}):
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         conn.commit()
 
 

@@ -98,13 +98,44 @@ def check_chain(entries: Iterable[dict[str, Any]]) -> None:
 
 
 def disable_append_only(db: Database) -> None:
-    """Remove the append-only guard, as someone with write access to the database file could."""
+    """Remove every guarding trigger (on the log, the events and the incident's counters), as
+    the owner of the tables (or of the SQLite file) could."""
     with db.engine.begin() as conn:
         if db.is_sqlite:
-            conn.execute(text("DROP TRIGGER log_entry_no_update"))
-            conn.execute(text("DROP TRIGGER log_entry_no_delete"))
+            names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            for (name,) in names.all():
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
         else:
-            conn.execute(text("ALTER TABLE log_entry DISABLE TRIGGER USER"))
+            for table in ("log_entry", "event", "incident"):
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+
+
+def cut_the_tail(db: Database, incident_id: int) -> None:
+    """Issue 9's attack: take away the last entry and set the counters back to the one before.
+
+    On SQLite one REPLACE did it (the one before again, under the last one's id, which takes
+    both away); on PostgreSQL a DELETE. The table owner switches the guards off first
+    (migration 0003 refuses the REPLACE, the DELETE and the step back of the counters).
+    """
+    disable_append_only(db)
+    key = "incident_id = :i AND number = (SELECT log_count FROM incident WHERE id = :i)"
+    if db.is_sqlite:
+        raw(
+            db,
+            f"REPLACE INTO log_entry SELECT (SELECT id FROM log_entry WHERE {key}),"
+            " incident_id, number, kind, text, classification, author_id, author_name, corrects,"
+            " occurred_at, recorded_at, content_digest, prev_hash, hash, request_key"
+            f" FROM log_entry WHERE {key.replace('log_count', 'log_count - 1')}",
+            i=incident_id,
+        )
+    else:
+        raw(db, f"DELETE FROM log_entry WHERE {key}", i=incident_id)
+    raw(
+        db,
+        "UPDATE incident SET log_count = log_count - 1, log_head_hash = (SELECT hash FROM"
+        " log_entry WHERE incident_id = :i AND number = incident.log_count - 1) WHERE id = :i",
+        i=incident_id,
+    )
 
 
 def raw(db: Database, sql: str, **params: Any) -> None:

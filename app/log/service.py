@@ -27,7 +27,7 @@ from app.errors import Conflict, IncidentClosed, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED, record_event
 from app.i18n import N_, Term
 from app.incidents.models import Incident
-from app.log import chain
+from app.log import chain, integrity
 from app.log.models import (
     CLASSIFICATION_NAMES,
     CLASSIFICATION_RANK,
@@ -140,7 +140,7 @@ def write_entry(
         session,
         incident=incident,
         type=LOG_APPENDED,
-        data={"number": number, "classification": classification.value},
+        data={"number": number, "classification": classification.value, "hash": entry_hash},
         incident_changes={
             "log_count": number,
             "log_head_hash": entry_hash,
@@ -346,7 +346,8 @@ def _iter_entries(
 
 
 def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
-    """Recompute every digest and hash; check numbering, links and the incident's head."""
+    """Recompute every digest and hash; check numbering, links and the incident's head, and
+    that the events and the incident's counters agree with the entries (app.log.integrity)."""
     assert incident.id is not None
     problems: list[ChainProblem] = []
     prev_hash, expected, last = chain.GENESIS, 1, None
@@ -393,6 +394,7 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
                 number=incident.log_count, problem="log does not end where the incident says"
             )
         )
+    problems.extend(integrity.cross_check(session, incident=incident))
     return VerifyResult(
         ok=not problems,
         incident_id=incident.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from app.db import Database
 from app.log import chain
 from app.log.models import LogEntry
 from tests.api.conftest import log
-from tests.helpers import disable_append_only, raw
+from tests.helpers import cut_the_tail, disable_append_only, events, raw
 
 
 @pytest.fixture
@@ -156,10 +157,85 @@ def test_a_consistently_forged_entry_breaks_the_next_link(
     )
     result = _verify(api, tampered)
     assert result["ok"] is False
-    assert _problem_numbers(result) == {3}
+    # #3 still points at the old #2, and #2's log.appended event remembers its old hash.
+    assert _problem_numbers(result) == {2, 3}
 
 
 def test_verify_is_read_only_and_repeatable(api: TestClient, two_logs: tuple[int, int]) -> None:
     first = _verify(api, two_logs[0])
     assert _verify(api, two_logs[0]) == first
     assert api.get(f"/api/v1/incidents/{two_logs[0]}").json()["log_count"] == 4
+
+
+# --- a removed tail: the chain is shorter but valid; the events and the counters remember -----
+
+
+def test_a_removed_tail_with_its_counters_set_back_is_caught(
+    api: TestClient, db: Database, two_logs: tuple[int, int]
+) -> None:
+    tampered, untouched = two_logs
+    cut_the_tail(db, tampered)
+    result = _verify(api, tampered)
+    assert result["head"]["number"] == 3  # a valid chain of three, and the counters agree …
+    assert result["ok"] is False  # … but the log.appended event of #4 is still there
+    assert 4 in _problem_numbers(result), result
+    assert _verify(api, untouched)["ok"] is True
+
+
+def test_a_removed_tail_with_its_event_is_caught_by_the_event_counter(
+    api: TestClient, db: Database, two_logs: tuple[int, int]
+) -> None:
+    tampered, _ = two_logs
+    cut_the_tail(db, tampered)
+    raw(db, "DELETE FROM event WHERE incident_id = :i AND seq = 5", i=tampered)
+    result = _verify(api, tampered)
+    assert result["ok"] is False
+    assert any("the incident says 5" in p["problem"] for p in result["problems"]), result
+
+
+def test_an_event_with_another_hash_is_caught(
+    api: TestClient, db: Database, two_logs: tuple[int, int]
+) -> None:
+    tampered, _ = two_logs
+    disable_append_only(db)
+    forged = json.dumps({"number": 3, "classification": "internal", "hash": "f" * 64})
+    raw(db, "UPDATE event SET data = :d WHERE incident_id = :i AND seq = 4", d=forged, i=tampered)
+    result = _verify(api, tampered)
+    assert result["ok"] is False
+    assert 3 in _problem_numbers(result)
+
+
+def test_a_gap_in_the_events_is_caught(
+    api: TestClient, db: Database, two_logs: tuple[int, int]
+) -> None:
+    tampered, _ = two_logs
+    disable_append_only(db)
+    raw(db, "DELETE FROM event WHERE incident_id = :i AND seq = 1", i=tampered)
+    result = _verify(api, tampered)
+    assert result["ok"] is False
+    assert any("events 1…1 are missing" in p["problem"] for p in result["problems"]), result
+
+
+def test_events_written_before_the_hash_was_recorded_are_checked_by_number(
+    api: TestClient, db: Database, two_logs: tuple[int, int]
+) -> None:
+    tampered, _ = two_logs
+    disable_append_only(db)
+    for number, event in zip(range(1, 5), events(db, tampered)[1:], strict=True):
+        old = json.dumps({"number": number, "classification": event[2]["classification"]})
+        raw(
+            db,
+            "UPDATE event SET data = :d WHERE incident_id = :i AND seq = :s",
+            d=old,
+            i=tampered,
+            s=event[0],
+        )
+    assert _verify(api, tampered)["ok"] is True
+    raw(db, "DELETE FROM log_entry WHERE incident_id = :i AND number = 4", i=tampered)
+    raw(
+        db,
+        "UPDATE incident SET log_count = 3, log_head_hash ="
+        " (SELECT hash FROM log_entry WHERE incident_id = :i AND number = 3) WHERE id = :i",
+        i=tampered,
+    )
+    assert 4 in _problem_numbers(_verify(api, tampered))

@@ -17,17 +17,23 @@ from app.db import Database
 from app.main import create_app
 from tests import factories
 from tests.factories import Account
-from tests.helpers import bearer, disable_append_only, raw
+from tests.helpers import bearer, cut_the_tail, disable_append_only, raw
 
 SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
 
 
 def samvirke(
-    *args: str, cwd: Path, database_url: str | None = None, data_dir: Path | None = None
+    *args: str,
+    cwd: Path,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    migration_url: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
     if database_url is not None:
         env["SAMVIRKE_DATABASE_URL"] = database_url
+    if migration_url is not None:
+        env["SAMVIRKE_MIGRATION_DATABASE_URL"] = migration_url
     if data_dir is not None:
         env["SAMVIRKE_DATA_DIR"] = str(data_dir)
     # cwd is an empty folder, so no stray .env or ./data of the developer's takes part.
@@ -199,6 +205,22 @@ def test_verify_exit_codes(database_url: str, db: Database, staff: Account, tmp_
     assert "999" in missing.stderr
     assert "Traceback" not in missing.stderr
     assert not unused.exists()
+
+
+def test_verify_catches_a_removed_tail(
+    database_url: str, db: Database, staff: Account, tmp_path: Path
+) -> None:
+    """Issue 9: a REPLACE and an UPDATE of the counters left a shorter, valid chain, and
+    `samvirke verify` said ok; the log.appended event of the removed entry gives it away."""
+    incident = factories.incident(db, staff)
+    factories.entry(db, staff, incident, kind="decision", text="Evacuate.")
+    factories.entry(db, staff, incident, text="Stay put.")
+    assert incident.id is not None
+    cut_the_tail(db, incident.id)
+    result = samvirke("verify", cwd=tmp_path, database_url=database_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"incident {incident.id}: BROKEN (2 entries" in result.stdout
+    assert "#3: missing, though event" in result.stdout
 
 
 @pytest.mark.parametrize("command", [["verify"], ["users", "list"]])

@@ -1,4 +1,4 @@
-"""The `samvirke` command: serve, manage users and tokens, verify logs.
+"""The `samvirke` command: serve, manage users and tokens, verify logs, show the signing key.
 
 Each command honours SAMVIRKE_DATABASE_URL (which wins) and SAMVIRKE_DATA_DIR, and migrates
 the database first, so any of them works on a fresh data folder.
@@ -19,6 +19,7 @@ from app.db import Database
 from app.errors import DomainError
 from app.incidents import service as incidents
 from app.log import service as log_service
+from app.log.signing import SigningKeyError
 from app.migrate import upgrade
 
 cli = typer.Typer(help="Samvirke: crisis-staff support tool.", no_args_is_help=True)
@@ -26,6 +27,8 @@ users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
+keys_cli = typer.Typer(help="The key that signs the logs' checkpoints.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
 
 
 def _database() -> Database:
@@ -35,6 +38,7 @@ def _database() -> Database:
         settings.resolved_database_url,
         language=settings.default_language,
         write_wait=settings.write_wait,
+        signer=settings.signer(),
     )
 
 
@@ -152,6 +156,27 @@ def verify(
             broken = broken or not result.ok
     if broken:
         raise typer.Exit(code=1)
+
+
+@keys_cli.command("show")
+def keys_show(
+    base64: Annotated[
+        bool, typer.Option("--base64", help="The raw 32-byte key in base64 instead of PEM.")
+    ] = False,
+) -> None:
+    """Print the public key and its fingerprint, for the minutes and for verify_log.py.
+
+    The output as a whole is a public-key file `tools/verify_log.py --public-key` accepts
+    (lines starting with # are comments). Made on first use, like at the server's start.
+    """
+    try:
+        signer = get_settings().signer()
+    except SigningKeyError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo("# Samvirke checkpoint signing key (Ed25519), public part")
+    typer.echo(f"# key file: {signer.path}")
+    typer.echo(f"# fingerprint (SHA-256 of the raw key): {signer.fingerprint}")
+    typer.echo(signer.public_base64 if base64 else signer.public_pem.rstrip("\n"))
 
 
 def main() -> None:

@@ -31,14 +31,18 @@ keys_cli = typer.Typer(help="The key that signs the logs' checkpoints.", no_args
 cli.add_typer(keys_cli, name="keys")
 
 
-def _database() -> Database:
+def _database(*, checks_signatures: bool = False) -> Database:
+    """The database, migrated; with the signing key if there is one, to check checkpoints.
+
+    No command here writes to a log, so none makes a key (the server does, at its start).
+    """
     settings = get_settings()
     upgrade(settings.resolved_database_url)
     return Database(
         settings.resolved_database_url,
         language=settings.default_language,
         write_wait=settings.write_wait,
-        signer=settings.signer(),
+        signer=settings.existing_signer() if checks_signatures else None,
     )
 
 
@@ -136,8 +140,12 @@ def tokens_create(
 def verify(
     incident: Annotated[int | None, typer.Option(help="Only this incident.")] = None,
 ) -> None:
-    """Verify the hash chain of every log (or one); exits 1 if any is broken."""
-    db = _database()
+    """Verify the hash chain and the signed checkpoints of every log (or one); exits 1 if any
+    is broken."""
+    try:
+        db = _database(checks_signatures=True)
+    except SigningKeyError as exc:
+        raise _fail(str(exc)) from exc
     broken = False
     with db.read_session() as session:
         chosen = (

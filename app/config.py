@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.log.signing import Signer, load_signer
+from app.log.signing import Signer, find_signer, load_signer
 
 Language = Literal["nb", "en"]
 LANGUAGES: tuple[str, ...] = ("nb", "en")
@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     def signer(self) -> Signer:
         """The signing key: the configured file, else the data folder's (made on first use)."""
         return load_signer(key_file=self.signing_key_file, data_dir=self.data_dir)
+
+    def existing_signer(self) -> Signer | None:
+        """The signing key if there is one yet (to check checkpoints, never to make one)."""
+        return find_signer(key_file=self.signing_key_file, data_dir=self.data_dir)
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated once and kept in the data folder."""

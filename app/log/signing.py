@@ -97,6 +97,13 @@ def load_signer(*, key_file: Path | None, data_dir: Path) -> Signer:
     return _read(path)
 
 
+def find_signer(*, key_file: Path | None, data_dir: Path) -> Signer | None:
+    """The key if there is one, for checking: a new key would only make every checkpoint fail."""
+    if key_file is None and not (data_dir / KEY_FILE_NAME).exists():
+        return None
+    return load_signer(key_file=key_file, data_dir=data_dir)
+
+
 def _read(path: Path) -> Signer:
     try:
         data = path.read_bytes()

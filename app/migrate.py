@@ -21,5 +21,6 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # The data folder holds the database and the keys: for the server alone.
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), "head")

@@ -1,4 +1,4 @@
-"""The `samvirke` command: serve, manage users and tokens, verify logs.
+"""The `samvirke` command: serve, manage users and tokens, verify logs, show the signing key.
 
 Each command honours SAMVIRKE_DATABASE_URL (which wins) and SAMVIRKE_DATA_DIR, and migrates
 the database first (as SAMVIRKE_MIGRATION_DATABASE_URL's role, when set), so any of them works
@@ -22,6 +22,7 @@ from app.db import Database, normalise_url
 from app.errors import DomainError
 from app.incidents import service as incidents
 from app.log import service as log_service
+from app.log.signing import SigningKeyError
 from app.migrate import upgrade_for
 from app.roles import grant_statements
 
@@ -30,15 +31,22 @@ users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
+keys_cli = typer.Typer(help="The key that signs the logs' checkpoints.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
 
 
-def _database() -> Database:
+def _database(*, checks_signatures: bool = False) -> Database:
+    """The database, migrated; with the signing key if there is one, to check checkpoints.
+
+    No command here writes to a log, so none makes a key (the server does, at its start).
+    """
     settings = get_settings()
     upgrade_for(settings)
     return Database(
         settings.resolved_database_url,
         language=settings.default_language,
         write_wait=settings.write_wait,
+        signer=settings.existing_signer() if checks_signatures else None,
     )
 
 
@@ -160,8 +168,12 @@ def tokens_create(
 def verify(
     incident: Annotated[int | None, typer.Option(help="Only this incident.")] = None,
 ) -> None:
-    """Verify the hash chain of every log (or one); exits 1 if any is broken."""
-    db = _database()
+    """Verify the hash chain and the signed checkpoints of every log (or one); exits 1 if any
+    is broken."""
+    try:
+        db = _database(checks_signatures=True)
+    except SigningKeyError as exc:
+        raise _fail(str(exc)) from exc
     broken = False
     with db.read_session() as session:
         chosen = (
@@ -180,6 +192,27 @@ def verify(
             broken = broken or not result.ok
     if broken:
         raise typer.Exit(code=1)
+
+
+@keys_cli.command("show")
+def keys_show(
+    base64: Annotated[
+        bool, typer.Option("--base64", help="The raw 32-byte key in base64 instead of PEM.")
+    ] = False,
+) -> None:
+    """Print the public key and its fingerprint, for the minutes and for verify_log.py.
+
+    The output as a whole is a public-key file `tools/verify_log.py --public-key` accepts
+    (lines starting with # are comments). Made on first use, like at the server's start.
+    """
+    try:
+        signer = get_settings().signer()
+    except SigningKeyError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo("# Samvirke checkpoint signing key (Ed25519), public part")
+    typer.echo(f"# key file: {signer.path}")
+    typer.echo(f"# fingerprint (SHA-256 of the raw key): {signer.fingerprint}")
+    typer.echo(signer.public_base64 if base64 else signer.public_pem.rstrip("\n"))
 
 
 def main() -> None:

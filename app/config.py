@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.log.signing import Signer, find_signer, load_signer
+
 Language = Literal["nb", "en"]
 LANGUAGES: tuple[str, ...] = ("nb", "en")
 
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     # How long a write may wait for its turn before the writer is told (503) to look and retry.
     write_wait: float = Field(default=30.0, gt=0, le=600)
+    # The Ed25519 key that signs the logs' checkpoints (PEM, PKCS#8, unencrypted); unset: one
+    # generated once into the data folder (docs/security/checkpoints.md).
+    signing_key_file: Path | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -65,6 +70,14 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    def signer(self) -> Signer:
+        """The signing key: the configured file, else the data folder's (made on first use)."""
+        return load_signer(key_file=self.signing_key_file, data_dir=self.data_dir)
+
+    def existing_signer(self) -> Signer | None:
+        """The signing key if there is one yet (to check checkpoints, never to make one)."""
+        return find_signer(key_file=self.signing_key_file, data_dir=self.data_dir)
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated once and kept in the data folder."""

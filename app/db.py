@@ -22,13 +22,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, event, exc, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
+
+if TYPE_CHECKING:
+    from app.log.signing import Signer
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -240,8 +243,17 @@ def _sqlite_engine(url: str, *, writer: bool, wait: float) -> Engine:
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
-    def __init__(self, url: str, *, language: str = "nb", write_wait: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        language: str = "nb",
+        write_wait: float | None = None,
+        signer: Signer | None = None,
+    ) -> None:
         self.url = normalise_url(url)
+        # The key that signs the logs' checkpoints (app/log/checkpoints.py); None signs nothing.
+        self.signer = signer
         wait = WRITE_WAIT if write_wait is None else write_wait
         self.is_sqlite = self.url.startswith("sqlite")
         self.language = language
@@ -287,6 +299,7 @@ class Database:
         session = Session(engine, expire_on_commit=False)
         session.info["language"] = self.language
         session.info["database"] = self
+        session.info["signer"] = self.signer
         return session
 
     def add_wake_listener(self, listener: WakeListener) -> None:

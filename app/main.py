@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.resolved_database_url,
         language=settings.default_language,
         write_wait=settings.write_wait,
+        signer=settings.signer(),
     )
 
     hub = Hub(db)

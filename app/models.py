@@ -3,6 +3,15 @@
 from app.accounts.models import ApiToken, Invite, User, UserSession
 from app.events.models import Event
 from app.incidents.models import Incident
-from app.log.models import LogEntry
+from app.log.models import LogCheckpoint, LogEntry
 
-__all__ = ["ApiToken", "Event", "Incident", "Invite", "LogEntry", "User", "UserSession"]
+__all__ = [
+    "ApiToken",
+    "Event",
+    "Incident",
+    "Invite",
+    "LogCheckpoint",
+    "LogEntry",
+    "User",
+    "UserSession",
+]

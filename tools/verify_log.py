@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verify a Samvirke log export offline.
 
-    python verify_log.py FILE [--head HASH]      (FILE may be `-` for standard input)
+    python verify_log.py FILE [--head HASH] [--public-key KEYFILE]   (FILE may be `-`)
 
 FILE is the JSON Lines export of one incident's decision log
 (`GET /api/v1/incidents/{id}/log/export`). The script recomputes every entry's content digest
@@ -10,10 +10,17 @@ and that each entry links to the one before it. `--head HASH` also demands that 
 has that hash, which a truncated file cannot fake: take HASH from a source you trust (the output
 of `samvirke verify`, `GET .../log/verify`, a printed or signed copy).
 
+The export ends with the server's signed checkpoints (`{"checkpoint": {...}}` lines): each
+must name an entry of the file with the hash it signed. `--public-key KEYFILE` (the output of
+`samvirke keys show`, PEM or the raw key in base64, from a trusted source such as the minutes)
+also checks their Ed25519 signatures and that fewer than 50 entries follow the last one, so a
+rebuilt chain, a forged back-dated entry or a removed tail fails unless the forger holds the
+server's key. Signatures need the `cryptography` package; nothing else does.
+
 Exit status: 0 the log verifies; 1 it does not (every problem is listed by entry number);
 2 the input cannot be read as JSON Lines, or the arguments are wrong.
 
-Standard library only and Python 3.9 or newer, so an auditor can run it anywhere and read it in
+Standard library only (but for --public-key) and Python 3.9 or newer, so an auditor can run it anywhere and read it in
 one sitting. The encoding is described in docs/log-chain.md; app/log/chain.py is the
 implementation this file must agree with.
 """
@@ -21,6 +28,7 @@ implementation this file must agree with.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import re
@@ -265,6 +273,140 @@ def check_file(
     return problems, summary
 
 
+# --- signed checkpoints (must match app/log/checkpoints.py) -----------------------------------
+
+CHECKPOINT_TYPE = "samvirke.log.checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_EVERY = 50  # the server signs at least every 50 entries
+CHECKPOINT_FIELDS = ("incident_id", "number", "hash", "signed_at", "key_fingerprint", "v")
+
+
+def split_checkpoints(
+    lines: list[tuple[int, dict[str, Any]]],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, Any]]]:
+    """The entry lines, and the values of the `{"checkpoint": {...}}` lines."""
+    entries, checkpoints = [], []
+    for line, value in lines:
+        if list(value) == ["checkpoint"]:
+            checkpoints.append((line, value["checkpoint"]))
+        else:
+            entries.append((line, value))
+    return entries, checkpoints
+
+
+def checkpoint_bytes(checkpoint: dict[str, Any], signed_at: str) -> bytes:
+    """Exactly what the server signed."""
+    return canonical(
+        {
+            "hash": checkpoint["hash"],
+            "incident_id": checkpoint["incident_id"],
+            "key_fingerprint": checkpoint["key_fingerprint"],
+            "number": checkpoint["number"],
+            "signed_at": signed_at,
+            "type": CHECKPOINT_TYPE,
+            "v": checkpoint["v"],
+        }
+    )
+
+
+def load_public_key(path: str) -> Any:
+    """(fingerprint, verify function) of a key file; Unreadable if it cannot be used."""
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        raise Unreadable(
+            "--public-key needs the Python package `cryptography` to check signatures "
+            "(pip install cryptography); without --public-key nothing else is needed"
+        ) from None
+    try:
+        with open(path, encoding="ascii") as handle:
+            lines = [ln.strip() for ln in handle if ln.strip() and not ln.startswith("#")]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Unreadable(f"cannot read the public key {path}: {exc}") from None
+    try:
+        if lines and lines[0].startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key("\n".join(lines).encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("not an Ed25519 key")
+        elif len(lines) == 1:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(lines[0], validate=True))
+        else:
+            raise ValueError("expected PEM or one line of base64")
+    except (ValueError, TypeError) as exc:
+        raise Unreadable(f"{path} is not an Ed25519 public key ({exc})") from None
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def verify(message: bytes, signature: str) -> bool:
+        try:
+            key.verify(base64.b64decode(signature, validate=True), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return hashlib.sha256(raw).hexdigest(), verify
+
+
+def check_checkpoints(
+    entries: list[tuple[int, dict[str, Any]]],
+    checkpoints: list[tuple[int, Any]],
+    keys: dict[str, Any] | None,
+) -> tuple[list[str], str]:
+    """Problems with the checkpoints, and the summary's tail. `keys`: fingerprint -> verify."""
+    hashes = {e["number"]: e.get("hash") for _, e in entries if is_int(e.get("number"))}
+    incident_ids = {e.get("incident_id") for _, e in entries}
+    problems: list[str] = []
+    last = 0
+    for line, checkpoint in checkpoints:
+        label = f"checkpoint on line {line}"
+        if not (
+            isinstance(checkpoint, dict)
+            and all(field in checkpoint for field in CHECKPOINT_FIELDS)
+            and is_int(checkpoint["number"])
+            and is_int(checkpoint["incident_id"])
+            and is_hex64(checkpoint["hash"])
+            and is_hex64(checkpoint["key_fingerprint"])
+            and isinstance(checkpoint.get("signature"), str)
+        ):
+            problems.append(f"{label}: missing or malformed fields")
+            continue
+        number = checkpoint["number"]
+        label = f"checkpoint #{number}"
+        last = max(last, number)
+        if checkpoint["incident_id"] not in incident_ids:
+            problems.append(f"{label}: belongs to incident {checkpoint['incident_id']}")
+        if number not in hashes:
+            problems.append(f"{label}: names entry #{number}, which is not in the file")
+        elif hashes[number] != checkpoint["hash"]:
+            problems.append(f"{label}: entry #{number} does not have the hash that was signed")
+        if keys is None:
+            continue
+        verify = keys.get(checkpoint["key_fingerprint"])
+        if verify is None:
+            problems.append(
+                f"{label}: signed by key {checkpoint['key_fingerprint']}, not the given one"
+            )
+            continue
+        try:
+            message = checkpoint_bytes(checkpoint, canonical_time(checkpoint["signed_at"]))
+        except (TypeError, ValueError, OverflowError) as exc:
+            problems.append(f"{label}: signed_at is bad ({exc})")
+            continue
+        if checkpoint["v"] != CHECKPOINT_VERSION or not verify(message, checkpoint["signature"]):
+            problems.append(f"{label}: the signature does not verify")
+    if keys is None:
+        return problems, ""
+    count = max(hashes, default=0)
+    if count - last >= CHECKPOINT_EVERY:
+        where = f"the last checkpoint (#{last})" if last else "the start (no checkpoint)"
+        problems.append(
+            f"#{count}: {count - last} entries after {where}; the server signs at least every "
+            f"{CHECKPOINT_EVERY} (checkpoints removed, or a log not signed by this key?)"
+        )
+    return problems, f"; {len(checkpoints)} checkpoints signed by the given key, last #{last}"
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -279,6 +421,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--head",
         metavar="HASH",
         help="the hash the last entry must have, from a trusted source; catches truncation",
+    )
+    parser.add_argument(
+        "--public-key",
+        metavar="KEYFILE",
+        action="append",
+        help="the server's public key (samvirke keys show); checks the checkpoints' "
+        "signatures. May be given again for a key used earlier",
     )
     args = parser.parse_args(argv)
     if args.head is not None:
@@ -296,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with open(args.file, "rb") as handle:
                 data = handle.read()
-        entries = list(read_lines(data))
+        entries, checkpoints = split_checkpoints(list(read_lines(data)))
+        keys = dict(load_public_key(path) for path in args.public_key or ()) or None
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -305,12 +455,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNREADABLE
 
     problems, summary = check_file(entries, args.head)
+    signed, tail = check_checkpoints(entries, checkpoints, keys)
+    problems, summary = problems + signed, summary + tail
     if problems:
         print(f"FAILED: {len(problems)} problem{'' if len(problems) == 1 else 's'} found")
         for problem in problems:
             print(problem)
         return EXIT_BROKEN
     print(summary)
+    if checkpoints and keys is None:
+        print(
+            f"note: {len(checkpoints)} signed checkpoints not checked: give --public-key",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

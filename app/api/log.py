@@ -20,9 +20,10 @@ from app.deps import (
     WriteLimiter,
     token_user_and_incident,
 )
-from app.log import service
+from app.log import checkpoints, service
 from app.log.models import (
     REQUEST_KEY_PATTERN,
+    CheckpointPublic,
     EntryKind,
     LogEntryCreate,
     LogEntryPublic,
@@ -93,11 +94,28 @@ def verify(session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyRe
 
 
 @router.get(
+    "/checkpoints",
+    response_model=list[CheckpointPublic],
+    summary="List the signed checkpoints of the log, oldest first",
+)
+def list_checkpoints(
+    session: DbSession, user: ApiUser, incident: ApiIncident
+) -> list[CheckpointPublic]:
+    """Each names an entry (number and hash) the server signed as the log's head; check them
+    with the server's public key (`samvirke keys show`, docs/log-chain.md)."""
+    return checkpoints.list_checkpoints(session, incident=incident)
+
+
+@router.get(
     "/export",
     summary="Export the log as JSON Lines (verify with tools/verify_log.py)",
     response_class=Response,
     responses={
-        200: {"content": {"application/x-ndjson": {}}, "description": "One entry per line."}
+        200: {
+            "content": {"application/x-ndjson": {}},
+            "description": 'One entry per line, then one `{"checkpoint": {…}}` line per '
+            "signed checkpoint.",
+        }
     },
 )
 def export(session: DbSession, user: ApiUser, incident: ApiIncident) -> Response:

@@ -65,6 +65,11 @@ class Incident(SQLModel, table=True):
     log_count: int = 0
     log_head_hash: str | None = Field(default=None, max_length=64)
     event_seq: int = 0
+    # Where the log's last signed checkpoint is (app/log/checkpoints.py): when the next is due.
+    checkpoint_number: int = 0
+    checkpoint_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
 
     @property
     def is_closed(self) -> bool:

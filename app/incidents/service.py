@@ -19,6 +19,7 @@ from app.incidents.models import (
     Level,
     Phase,
 )
+from app.log import checkpoints
 from app.log.models import Classification, EntryKind
 from app.log.service import lock_incident, write_entry
 
@@ -105,6 +106,7 @@ def change_incident(
                 new=PHASE_NAMES[change.phase],
             )
         incident.phase = changed["phase"] = change.phase
+        checkpoints.sign_head(session, incident=incident)
     if changed:
         record_event(session, incident=incident, type=INCIDENT_UPDATED, data=changed)
     session.commit()

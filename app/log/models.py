@@ -166,3 +166,38 @@ class VerifyResult(BaseModel):
     checked: int = PField(description="How many entries were checked.")
     head: ChainHead | None = PField(description="The last entry; null for an empty log.")
     problems: list[ChainProblem] = PField(default_factory=list)
+
+
+SIGNATURE_MAX = 100  # an Ed25519 signature is 64 bytes: 88 characters of base64
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed statement of a log's head (app/log/checkpoints.py); append-only like the log."""
+
+    __tablename__ = "log_checkpoint"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number", name="uq_log_checkpoint_incident_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    number: int
+    hash: str = Field(max_length=64)
+    signed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    key_fingerprint: str = Field(max_length=64)
+    version: int
+    signature: str = Field(max_length=SIGNATURE_MAX)
+
+
+class CheckpointPublic(BaseModel):
+    """A checkpoint: the server's signature over a log's head at a moment (docs/log-chain.md)."""
+
+    incident_id: int
+    number: int = PField(description="The entry it names: the log's head when it was signed.")
+    hash: str = PField(description="That entry's hash.")
+    signed_at: datetime = PField(description="Server time of the signature.")
+    key_fingerprint: str = PField(
+        description="SHA-256 of the raw Ed25519 public key that signed it (hex)."
+    )
+    v: int = PField(description="Version of the signed encoding.")
+    signature: str = PField(description="Ed25519 signature of the canonical bytes, base64.")

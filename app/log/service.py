@@ -27,7 +27,7 @@ from app.errors import Conflict, IncidentClosed, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED, record_event
 from app.i18n import N_, Term
 from app.incidents.models import Incident
-from app.log import chain, integrity
+from app.log import chain, checkpoints, integrity
 from app.log.models import (
     CLASSIFICATION_NAMES,
     CLASSIFICATION_RANK,
@@ -148,6 +148,7 @@ def write_entry(
         },
         subject=entry,
     )
+    checkpoints.after_entry(session, incident=incident, recorded_at=recorded_at)
     return entry
 
 
@@ -346,8 +347,9 @@ def _iter_entries(
 
 
 def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
-    """Recompute every digest and hash; check numbering, links and the incident's head, and
-    that the events and the incident's counters agree with the entries (app.log.integrity)."""
+    """Recompute every digest and hash; check numbering, links and the incident's head, that
+    the events and the incident's counters agree with the entries (app.log.integrity), and the
+    signed checkpoints (app.log.checkpoints)."""
     assert incident.id is not None
     problems: list[ChainProblem] = []
     prev_hash, expected, last = chain.GENESIS, 1, None
@@ -395,6 +397,7 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
             )
         )
     problems.extend(integrity.cross_check(session, incident=incident))
+    problems.extend(checkpoints.check(session, incident=incident))
     return VerifyResult(
         ok=not problems,
         incident_id=incident.id,
@@ -405,7 +408,8 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
 
 
 def export_lines(session: Session, *, viewer: Viewer, incident: Incident) -> Iterator[str]:
-    """The log as JSON Lines, withheld where the viewer lacks clearance; verifiable offline."""
+    """The log as JSON Lines, withheld where the viewer lacks clearance, then its signed
+    checkpoints (`{"checkpoint": {…}}` lines); verifiable offline."""
     batch: list[LogEntry] = []
     for entry in _iter_entries(session, incident.id):
         batch.append(entry)
@@ -413,6 +417,7 @@ def export_lines(session: Session, *, viewer: Viewer, incident: Incident) -> Ite
             yield from _export_batch(session, viewer, batch)
             batch = []
     yield from _export_batch(session, viewer, batch)
+    yield from checkpoints.export_lines(session, incident=incident)
 
 
 def _export_batch(session: Session, viewer: Viewer, batch: list[LogEntry]) -> Iterator[str]:

@@ -1,0 +1,105 @@
+"""What an attacker with the database (but not the signing key) does to a log, in plain SQL.
+
+Triggers are dropped as the table owner would, rows rewritten with Core statements, and the
+chain recomputed with the documented encoding, so the hash chain itself verifies again: only
+the signed checkpoints are left to tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, text, update
+
+from app.db import Database
+from app.incidents.models import Incident
+from app.log import chain
+from app.log.models import LogCheckpoint, LogEntry
+
+ENTRIES: Table = LogEntry.__table__  # type: ignore[attr-defined]
+CHECKPOINTS: Table = LogCheckpoint.__table__  # type: ignore[attr-defined]
+INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+
+Row = dict[str, Any]
+
+
+def drop_triggers(db: Database, *tables: str) -> None:
+    """Every trigger on these tables, dropped as their owner can."""
+    with db.engine.begin() as conn:
+        for table in tables:
+            if db.is_sqlite:
+                names = conn.execute(
+                    text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
+                    {"t": table},
+                ).scalars()
+                for name in list(names):
+                    conn.execute(text(f'DROP TRIGGER "{name}"'))
+            else:
+                names = conn.execute(
+                    text(
+                        "SELECT tgname FROM pg_trigger "
+                        "WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+                    ),
+                    {"t": table},
+                ).scalars()
+                for name in list(names):
+                    conn.execute(text(f'DROP TRIGGER "{name}" ON {table}'))
+
+
+def entries(db: Database, incident_id: int) -> list[Row]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(ENTRIES).where(ENTRIES.c.incident_id == incident_id).order_by(ENTRIES.c.number)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def rechain(rows: list[Row]) -> list[Row]:
+    """Number the rows 1, 2, 3, … and recompute every digest and hash."""
+    prev = chain.GENESIS
+    for number, row in enumerate(rows, start=1):
+        row["number"] = number
+        row["content_digest"] = chain.content_digest(
+            kind=row["kind"],
+            text=row["text"],
+            author_id=row["author_id"],
+            author_name=row["author_name"],
+            corrects=row["corrects"],
+        )
+        row["prev_hash"] = prev
+        row["hash"] = prev = chain.entry_hash(
+            incident_id=row["incident_id"],
+            number=number,
+            classification=row["classification"],
+            occurred_at=row["occurred_at"],
+            recorded_at=row["recorded_at"],
+            digest=row["content_digest"],
+            prev_hash=row["prev_hash"],
+        )
+    return rows
+
+
+def rewrite_log(db: Database, incident_id: int, edit: Callable[[list[Row]], list[Row]]) -> None:
+    """Replace the log with `edit(rows)` rechained, and the incident's counters to match."""
+    rows = rechain(edit(entries(db, incident_id)))
+    drop_triggers(db, "log_entry")
+    with db.engine.begin() as conn:
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.incident_id == incident_id))
+        for row in rows:
+            conn.execute(insert(ENTRIES), {k: v for k, v in row.items() if k != "id"})
+        conn.execute(
+            update(INCIDENTS)
+            .where(INCIDENTS.c.id == incident_id)
+            .values(log_count=len(rows), log_head_hash=rows[-1]["hash"] if rows else None)
+        )
+
+
+def delete_checkpoints(db: Database, incident_id: int, *, from_number: int = 0) -> None:
+    drop_triggers(db, "log_checkpoint")
+    with db.engine.begin() as conn:
+        conn.execute(
+            delete(CHECKPOINTS).where(
+                CHECKPOINTS.c.incident_id == incident_id, CHECKPOINTS.c.number >= from_number
+            )
+        )

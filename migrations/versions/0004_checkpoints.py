@@ -7,7 +7,7 @@ would otherwise delete the old row without firing the DELETE trigger. The incide
 where its last checkpoint is, so an append knows without a query whether the next one is due.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03 17:30:00
 """
 

@@ -83,7 +83,7 @@ def rechain(rows: list[Row]) -> list[Row]:
 def rewrite_log(db: Database, incident_id: int, edit: Callable[[list[Row]], list[Row]]) -> None:
     """Replace the log with `edit(rows)` rechained, and the incident's counters to match."""
     rows = rechain(edit(entries(db, incident_id)))
-    drop_triggers(db, "log_entry")
+    drop_triggers(db, "log_entry", "event", "incident")  # every guard (migration 0003)
     with db.engine.begin() as conn:
         conn.execute(delete(ENTRIES).where(ENTRIES.c.incident_id == incident_id))
         for row in rows:

@@ -56,6 +56,7 @@ def test_database_wal_shm_and_key_are_private(tmp_path: Path) -> None:
                 "samvirke.db-wal": 0o600,
                 "samvirke.db-shm": 0o600,
                 "secret_key": 0o600,
+                "signing_key.pem": 0o600,
             }
             assert _mode(data) == 0o700
     finally:

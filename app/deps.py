@@ -22,13 +22,14 @@ from anyio import CapacityLimiter
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.config import Settings
+from app.config import LANGUAGES, Settings
 from app.db import INT_MAX, Database
 from app.errors import AuthRequired
-from app.i18n import N_
+from app.i18n import N_, negotiate
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 
@@ -154,3 +155,11 @@ def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple
         if incident is None:
             incident = incidents.get_incident(session, incident_id)  # the 404
         return user, incident
+
+
+def reader_language(conn: HTTPConnection, user: User) -> str:
+    """The language a program reads system entries in (API and JSON socket): the request's
+    Accept-Language, else the user's chosen language, else the instance's (docs/api.md)."""
+    settings: Settings = conn.app.state.settings
+    default = user.language if user.language in LANGUAGES else settings.default_language
+    return negotiate(conn.headers.get("accept-language"), str(default))

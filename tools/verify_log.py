@@ -5,10 +5,12 @@
 
 FILE is the JSON Lines export of one incident's decision log
 (`GET /api/v1/incidents/{id}/log/export`). The script recomputes every entry's content digest
-(where the content is present) and hash, and checks that numbers run 1, 2, 3, ... without gaps
-and that each entry links to the one before it. `--head HASH` also demands that the last entry
-has that hash, which a truncated file cannot fake: take HASH from a source you trust (the output
-of `samvirke verify`, `GET .../log/verify`, a printed or signed copy).
+(where the content is present; chain versions 1 and 2, the second with a salt and a system
+entry's message) and hash, and checks that numbers run 1, 2, 3, ... without gaps, that each
+entry links to the one before it, and that no entry classified `open` is shown as withheld.
+`--head HASH` also demands that the last entry has that hash, which a truncated file cannot
+fake: take HASH from a source you trust (the output of `samvirke verify`, `GET .../log/verify`,
+a printed or signed copy).
 
 Exit status: 0 the log verifies; 1 it does not (every problem is listed by entry number);
 2 the input cannot be read as JSON Lines, or the arguments are wrong.

@@ -3,11 +3,14 @@ content, and an export that hides an open entry is flagged."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.log import chain
 from tests.factories import Account
 from tests.helpers import bearer
 from tests.tools.test_verify_log import dump, parse, reported, run
@@ -68,3 +71,50 @@ def test_salt_message_and_version_are_checked(
     assert "v must be one of 1, 2" in broken(3, v=3)
     assert "only a system entry carries a message" in broken(3, message=entries[0]["message"])
     assert "content" in broken(1, message={**entries[0]["message"], "params": {"level": "red"}})
+
+
+def test_the_version_2_worked_example_in_the_docs_is_true(tmp_path: Path) -> None:
+    """docs/log-chain.md: the version 2 export verifies, and app/log/chain.py gives its hashes."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "log-chain.md").read_text("utf-8")
+    lines = [line for line in doc.split("\n") if line.startswith('{"incident_id": 8, ')]
+    assert len(lines) == 2
+    path = tmp_path / "example-v2.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first, second = (json.loads(line) for line in lines)
+    result = run(str(path), "--head", second["hash"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() in doc
+
+    digest = chain.content_digest(
+        kind="system",
+        text=None,
+        author_id=None,
+        author_name=None,
+        corrects=None,
+        salt=first["salt"],
+        message={**first["message"]},
+    )
+    assert digest == first["content_digest"]
+    # #2 as its cleared reader has it: the digest the uncleared reader cannot match.
+    digest = chain.content_digest(
+        kind="decision",
+        text="yes",
+        author_id=1,
+        author_name="Anne Admin",
+        corrects=None,
+        salt="c41d7a09e3b25f86a0d4e9b1f7c3528d",
+    )
+    assert digest == second["content_digest"]
+    assert (
+        chain.entry_hash(
+            version=2,
+            incident_id=8,
+            number=2,
+            classification="restricted",
+            occurred_at=datetime(2026, 12, 3, 18, 4, tzinfo=UTC),
+            recorded_at=datetime(2026, 12, 3, 18, 4, 37, 120458, tzinfo=UTC),
+            digest=digest,
+            prev_hash=first["hash"],
+        )
+        == second["hash"]
+    )

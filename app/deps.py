@@ -26,7 +26,7 @@ from starlette.requests import HTTPConnection
 
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.config import LANGUAGES, Settings
+from app.config import Settings
 from app.db import INT_MAX, Database
 from app.errors import AuthRequired
 from app.i18n import N_, negotiate
@@ -157,9 +157,9 @@ def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple
         return user, incident
 
 
-def reader_language(conn: HTTPConnection, user: User) -> str:
-    """The language a program reads system entries in (API and JSON socket): the request's
-    Accept-Language, else the user's chosen language, else the instance's (docs/api.md)."""
+def reader_language(conn: HTTPConnection) -> str:
+    """The language a program reads system entries in (API, export, JSON socket): the
+    request's Accept-Language, else the instance's, which is what they were always shown in
+    (docs/api.md). A program's answers do not change with its user's choice on the pages."""
     settings: Settings = conn.app.state.settings
-    default = user.language if user.language in LANGUAGES else settings.default_language
-    return negotiate(conn.headers.get("accept-language"), str(default))
+    return negotiate(conn.headers.get("accept-language"), settings.default_language)

@@ -88,7 +88,7 @@ def list_entries(
         session,
         viewer=Viewer.of(user),
         incident=incident,
-        lang=reader_language(request, user),
+        lang=reader_language(request),
         after=after,
         limit=limit,
         kind=kind,
@@ -110,7 +110,7 @@ def verify(session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyRe
 )
 def export(request: Request, session: DbSession, user: ApiUser, incident: ApiIncident) -> Response:
     lines = service.export_lines(
-        session, viewer=Viewer.of(user), incident=incident, lang=reader_language(request, user)
+        session, viewer=Viewer.of(user), incident=incident, lang=reader_language(request)
     )
     body = "".join(lines)
     return Response(
@@ -135,5 +135,5 @@ def get_entry(
         viewer=Viewer.of(user),
         incident=incident,
         number=number,
-        lang=reader_language(request, user),
+        lang=reader_language(request),
     )

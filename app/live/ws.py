@@ -180,7 +180,7 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
     if token is None or user is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    viewer, lang = Viewer.of(user), reader_language(websocket, user)
+    viewer, lang = Viewer.of(user), reader_language(websocket)
     if not await accept_incident(websocket, incident_id, after):
         return
     await serve(

@@ -91,11 +91,6 @@ def entry_hash(
     return hashlib.sha256(canonical(envelope)).hexdigest()
 
 
-def message_of(entry: LogEntry) -> dict[str, Any] | None:
-    """A system entry's message as hashed (stored as its canonical JSON), or None."""
-    return None if entry.message is None else json.loads(entry.message)
-
-
 def stored_digest(entry: LogEntry) -> str:
     """The content digest recomputed from a stored row (what `samvirke verify` compares)."""
     return content_digest(
@@ -105,7 +100,7 @@ def stored_digest(entry: LogEntry) -> str:
         author_name=entry.author_name,
         corrects=entry.corrects,
         salt=entry.salt,
-        message=message_of(entry),
+        message=None if entry.message is None else json.loads(entry.message),
     )
 
 

@@ -34,9 +34,15 @@ def readable_classifications(viewer: Viewer) -> list[str]:
 
 
 def render_message(message: SystemMessage, lang: str) -> str:
-    """A system message in one language, naming who did it."""
+    """A system message in one language, naming who did it. One that does not fit its
+    placeholders (only a row changed behind the app's back, which verify reports) is shown as
+    its id rather than breaking the page it is on."""
     words = {name: Term(value) for name, value in message.params.items()}
-    return gettext(lang, message.msgid, **words) + " (" + message.actor.name + ")"
+    try:
+        said = gettext(lang, message.msgid, **words)
+    except (KeyError, IndexError, ValueError):
+        said = message.msgid
+    return said + " (" + message.actor.name + ")"
 
 
 def present_entry(

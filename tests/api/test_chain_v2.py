@@ -257,3 +257,22 @@ def test_the_chain_covers_a_system_entrys_message(
     assert broken.json()["problems"] == [
         {"number": 2, "problem": "content does not match its digest"}
     ]
+
+
+def test_a_tampered_message_that_does_not_format_is_shown_as_its_id(
+    client: TestClient, db: Database, staff: Account
+) -> None:
+    incident_id = int(post(client, "/api/v1/incidents", staff, title="Storm Ingunn")["id"])
+    disable_append_only(db)
+    raw(
+        db,
+        "UPDATE log_entry SET message = replace(message, 'level {level}', 'level {lvl}') "
+        "WHERE incident_id = :i AND number = 1",
+        i=incident_id,
+    )
+    first = all_entries(client, incident_id, headers=bearer(staff.token))[0]
+    assert first["text"] == "Incident opened at alert level {lvl}. (Siri Staff)"
+    broken = client.get(f"/api/v1/incidents/{incident_id}/log/verify", headers=bearer(staff.token))
+    assert broken.json()["problems"] == [
+        {"number": 1, "problem": "content does not match its digest"}
+    ]

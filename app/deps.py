@@ -22,13 +22,14 @@ from anyio import CapacityLimiter
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.config import Settings
 from app.db import INT_MAX, Database
 from app.errors import AuthRequired
-from app.i18n import N_
+from app.i18n import N_, negotiate
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 
@@ -154,3 +155,11 @@ def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple
         if incident is None:
             incident = incidents.get_incident(session, incident_id)  # the 404
         return user, incident
+
+
+def reader_language(conn: HTTPConnection) -> str:
+    """The language a program reads system entries in (API, export, JSON socket): the
+    request's Accept-Language, else the instance's, which is what they were always shown in
+    (docs/api.md). A program's answers do not change with its user's choice on the pages."""
+    settings: Settings = conn.app.state.settings
+    return negotiate(conn.headers.get("accept-language"), settings.default_language)

@@ -108,6 +108,7 @@ def create_app(db_path: str) -> FastAPI:
                 kind=body.kind, text=body.text, author_id=None, author_name=None, corrects=None
             )
             entry_hash = chain.entry_hash(
+                version=1,
                 incident_id=INCIDENT_ID,
                 number=number,
                 classification="internal",

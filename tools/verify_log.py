@@ -5,10 +5,12 @@
 
 FILE is the JSON Lines export of one incident's decision log
 (`GET /api/v1/incidents/{id}/log/export`). The script recomputes every entry's content digest
-(where the content is present) and hash, and checks that numbers run 1, 2, 3, ... without gaps
-and that each entry links to the one before it. `--head HASH` also demands that the last entry
-has that hash, which a truncated file cannot fake: take HASH from a source you trust (the output
-of `samvirke verify`, `GET .../log/verify`, a printed or signed copy).
+(where the content is present; chain versions 1 and 2, the second with a salt and a system
+entry's message) and hash, and checks that numbers run 1, 2, 3, ... without gaps, that each
+entry links to the one before it, and that no entry classified `open` is shown as withheld.
+`--head HASH` also demands that the last entry has that hash, which a truncated file cannot
+fake: take HASH from a source you trust (the output of `samvirke verify`, `GET .../log/verify`,
+a printed or signed copy).
 
 The export ends with the server's signed checkpoints (`{"checkpoint": {...}}` lines): each
 must name an entry of the file with the hash it signed. `--public-key KEYFILE` (the output of
@@ -37,14 +39,15 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-VERSION = 1
+VERSIONS = (1, 2)  # 2 adds a salt to the content, and a system entry's message
 GENESIS = "0" * 64
 HEX64 = re.compile(r"[0-9a-f]{64}")
 TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
-CONTENT_FIELDS = ("kind", "text", "author", "corrects", "system")
+CONTENT_FIELDS = ("kind", "text", "author", "corrects", "system", "message", "salt")
+SALT = re.compile(r"[0-9a-f]{32,64}")  # at least 128 bits
 
 EXIT_OK, EXIT_BROKEN, EXIT_UNREADABLE = 0, 1, 2
 
@@ -87,9 +90,19 @@ def canonical_time(text: object) -> str:
 
 
 def content_digest(
-    kind: str, text: str, author: dict[str, Any] | None, corrects: int | None
+    kind: str,
+    text: str | None,
+    author: dict[str, Any] | None,
+    corrects: int | None,
+    salt: str | None = None,
+    message: dict[str, Any] | None = None,
 ) -> str:
-    return sha256_hex({"author": author, "corrects": corrects, "kind": kind, "text": text})
+    """Version 1 without a salt; version 2 with one, and a system entry's message (whose
+    `text` is then a translation of it, not hashed: null takes its place)."""
+    content = {"author": author, "corrects": corrects, "kind": kind, "text": text}
+    if salt is not None:
+        content.update(message=message, salt=salt, text=None if message is not None else text)
+    return sha256_hex(content)
 
 
 def entry_hash(entry: dict[str, Any], occurred_at: str, recorded_at: str) -> str:
@@ -102,7 +115,7 @@ def entry_hash(entry: dict[str, Any], occurred_at: str, recorded_at: str) -> str
             "occurred_at": occurred_at,
             "prev_hash": entry["prev_hash"],
             "recorded_at": recorded_at,
-            "v": VERSION,
+            "v": entry.get("v", 1),  # exports made before version 2 have no `v`
         }
     )
 
@@ -166,6 +179,8 @@ def check_shape(entry: dict[str, Any]) -> list[str]:
         problems.append("classification is missing or not a string")
     if not isinstance(entry.get("withheld"), bool):
         problems.append("withheld is missing or not true/false")
+    if entry.get("v", 1) not in VERSIONS:
+        problems.append(f"v must be one of {', '.join(map(str, VERSIONS))}")
     return problems
 
 
@@ -187,13 +202,22 @@ def check_content(entry: dict[str, Any]) -> list[str]:
         return ['author must be null or {"id": integer, "name": string}']
     if corrects is not None and not is_int(corrects):
         return ["corrects must be null or an integer"]
+    salt, message = entry.get("salt"), entry.get("message")
+    if entry.get("v", 1) == 1 and (salt is not None or message is not None):
+        return ["a version 1 entry has no salt and no message"]
+    if entry.get("v", 1) == 2 and not (isinstance(salt, str) and SALT.fullmatch(salt)):
+        return ["salt must be 32 to 64 lowercase hex digits in version 2"]
+    if message is not None and (kind != "system" or not isinstance(message, dict)):
+        return ["only a system entry carries a message, and it is an object"]
     problems = []
     try:
-        digest = content_digest(kind, text, author, corrects)
+        digest = content_digest(kind, text, author, corrects, salt, message)
     except UnicodeEncodeError:
         return ["text or author holds invalid Unicode (a lone surrogate)"]
     if digest != entry["content_digest"]:
-        problems.append("content (kind, text, author or corrects) does not match content_digest")
+        problems.append(
+            "content (kind, text, author, corrects, message or salt) does not match content_digest"
+        )
     if entry.get("system") is not (kind == "system"):
         problems.append(f"system flag does not match kind {kind!r}")
     return problems
@@ -248,6 +272,9 @@ def check_file(
                 problems.append(f"{label}: hash does not match the entry's envelope")
         if entry["withheld"]:
             withheld += 1
+            if entry["classification"] == "open":
+                # Everyone may read an open entry: hiding it hides evidence, not a secret.
+                problems.append(f"{label}: withheld although its classification is open")
         else:
             visible[number] = (label, entry.get("corrected_by"))
             if is_int(entry.get("corrects")):

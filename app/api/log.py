@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from app.accounts.viewer import Viewer
@@ -18,6 +18,7 @@ from app.deps import (
     DbSession,
     IncidentId,
     WriteLimiter,
+    reader_language,
     token_user_and_incident,
 )
 from app.log import checkpoints, service
@@ -74,6 +75,7 @@ def _append(
 
 @router.get("", response_model=LogPage, summary="Read entries after a number, oldest first")
 def list_entries(
+    request: Request,
     session: DbSession,
     user: ApiUser,
     incident: ApiIncident,
@@ -84,7 +86,13 @@ def list_entries(
     kind: Annotated[EntryKind | None, Query(description="Only entries of this kind.")] = None,
 ) -> LogPage:
     return service.list_entries(
-        session, viewer=Viewer.of(user), incident=incident, after=after, limit=limit, kind=kind
+        session,
+        viewer=Viewer.of(user),
+        incident=incident,
+        lang=reader_language(request),
+        after=after,
+        limit=limit,
+        kind=kind,
     )
 
 
@@ -118,8 +126,11 @@ def list_checkpoints(
         }
     },
 )
-def export(session: DbSession, user: ApiUser, incident: ApiIncident) -> Response:
-    body = "".join(service.export_lines(session, viewer=Viewer.of(user), incident=incident))
+def export(request: Request, session: DbSession, user: ApiUser, incident: ApiIncident) -> Response:
+    lines = service.export_lines(
+        session, viewer=Viewer.of(user), incident=incident, lang=reader_language(request)
+    )
+    body = "".join(lines)
     return Response(
         body,
         media_type="application/x-ndjson",
@@ -131,9 +142,16 @@ def export(session: DbSession, user: ApiUser, incident: ApiIncident) -> Response
 
 @router.get("/{number}", response_model=LogEntryPublic, summary="Get one entry")
 def get_entry(
+    request: Request,
     session: DbSession,
     user: ApiUser,
     incident: ApiIncident,
     number: Annotated[int, Path(ge=1, le=INT_MAX, description="The entry's number.")],
 ) -> LogEntryPublic:
-    return service.get_entry(session, viewer=Viewer.of(user), incident=incident, number=number)
+    return service.get_entry(
+        session,
+        viewer=Viewer.of(user),
+        incident=incident,
+        number=number,
+        lang=reader_language(request),
+    )

@@ -9,7 +9,7 @@ from app.accounts.models import User
 from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, record_event
-from app.i18n import N_, gettext
+from app.i18n import N_
 from app.incidents.models import (
     Category,
     Incident,
@@ -20,7 +20,7 @@ from app.incidents.models import (
     Phase,
 )
 from app.log import checkpoints
-from app.log.models import Classification, EntryKind
+from app.log.models import Author, Classification, EntryKind, SystemMessage
 from app.log.service import lock_incident, write_entry
 
 LEVEL_NAMES = {Level.green: N_("green"), Level.yellow: N_("yellow"), Level.red: N_("red")}
@@ -35,19 +35,21 @@ PHASE_NAMES = {
 
 
 def _system_entry(
-    session: Session, incident: Incident, actor: User, message: str, **params: str
+    session: Session, incident: Incident, actor: User, msgid: str, **params: str
 ) -> None:
-    """A log line written by Samvirke in the instance's language, naming who did it."""
-    language = session.info.get("language", "nb")
-    words = {k: gettext(language, v) for k, v in params.items()}
-    text = gettext(language, message, **words) + " (" + actor.name + ")"
+    """A log line written by Samvirke, naming who did it. Its meaning (message id and the ids of
+    its words) is what is stored and hashed; each reader sees it in their own language."""
+    assert actor.id is not None
     write_entry(
         session,
         incident=incident,
         kind=EntryKind.system,
-        text=text,
+        text="",
         classification=Classification.internal,
         author=None,
+        message=SystemMessage(
+            msgid=msgid, params=params, actor=Author(id=actor.id, name=actor.name)
+        ),
     )
 
 

@@ -174,10 +174,10 @@ def load_incident_list(session: Session) -> IncidentList:
     )
 
 
-def event_json(event: LiveEvent, viewer: Viewer) -> str:
-    """The public WebSocket message of an event for one audience (docs/live.md)."""
+def event_json(event: LiveEvent, viewer: Viewer, *, lang: str) -> str:
+    """The public WebSocket message of an event for one audience and language (docs/live.md)."""
     if event.type == LOG_APPENDED and event.entry is not None:
-        data = '{"entry": ' + present_entry(event.entry, viewer).model_dump_json()
+        data = '{"entry": ' + present_entry(event.entry, viewer, lang=lang).model_dump_json()
         if event.entry.corrects is not None and may_read(viewer, event.entry.classification):
             data += f', "corrects": {int(event.entry.corrects)}'
         data += "}"

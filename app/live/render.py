@@ -37,10 +37,10 @@ def incident_message(event: LiveEvent, viewer: Viewer, *, lang: str, zone: ZoneI
         # Entries are only ever appended to an open incident, and a closed incident's page
         # opens no socket, so an entry is pushed as it looks on an open incident.
         values["incident"] = {"id": event.incident_id, "closed": False}
-        values["new"] = present_entry(event.entry, viewer)
+        values["new"] = present_entry(event.entry, viewer, lang=lang)
         if event.original is not None and may_read(viewer, event.entry.classification):
             shown = [n for n, c in event.corrections if may_read(viewer, c)]
-            values["original"] = present_entry(event.original, viewer, shown)
+            values["original"] = present_entry(event.original, viewer, shown, lang=lang)
     elif event.type in (INCIDENT_OPENED, INCIDENT_UPDATED) and event.incident is not None:
         header = render_block(
             env,

@@ -31,6 +31,7 @@ from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.config import Settings
 from app.db import Database
+from app.deps import reader_language
 from app.live.events import LiveEvent, event_json, head_seq
 from app.live.hub import Hub
 from app.live.subscriber import Subscriber
@@ -179,14 +180,18 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
     if token is None or user is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    viewer = Viewer.of(user)
+    viewer, lang = Viewer.of(user), reader_language(websocket)
     if not await accept_incident(websocket, incident_id, after):
         return
     await serve(
         websocket,
         feed=IncidentFeed(hub, incident_id),
         after=max(after, 0),
-        subscriber=Subscriber(viewer=viewer, key=("json", viewer.audience), render=event_json),
+        subscriber=Subscriber(
+            viewer=viewer,
+            key=("json", viewer.audience, lang),
+            render=partial(event_json, lang=lang),
+        ),
         still_valid=partial(CredentialRechecks.of(websocket, "token").still_valid, token, viewer),
     )
 

@@ -83,6 +83,11 @@ class LogEntry(SQLModel, table=True):
     # The writer's key for the request (Idempotency-Key, the form's request_key): not part of
     # the entry, nor of its hash; a retry with the same key gets this entry back.
     request_key: str | None = Field(default=None, max_length=REQUEST_KEY_MAX)
+    # Chain version 2 (docs/log-chain.md): the content's random salt, hex; null in version 1.
+    salt: str | None = Field(default=None, max_length=64)
+    # A version 2 system entry's meaning, as the canonical JSON of a `SystemMessage`; its text
+    # is then empty and rendered from this in each reader's language.
+    message: str | None = None
 
 
 class LogEntryCreate(BaseModel):
@@ -115,6 +120,17 @@ class Author(BaseModel):
     name: str
 
 
+class SystemMessage(BaseModel):
+    """What a system entry says, independent of language (hashed as it is shown here)."""
+
+    msgid: str = PField(description="The message in English, with `{name}` placeholders.")
+    params: dict[str, str] = PField(
+        description="Values for the placeholders; each is itself a message id (a word such as "
+        "a level's name), translated with the message."
+    )
+    actor: Author = PField(description="Who did what the entry records.")
+
+
 class LogEntryPublic(BaseModel):
     """An entry as one viewer may see it. Withheld entries keep only what proves the chain."""
 
@@ -123,7 +139,10 @@ class LogEntryPublic(BaseModel):
     withheld: bool = PField(description="True when the viewer lacks clearance to read it.")
     classification: Classification
     kind: EntryKind | None = PField(description="Null when withheld.")
-    text: str | None = PField(description="Null when withheld.")
+    text: str | None = PField(
+        description="Null when withheld. A system entry with a `message` shows it here in the "
+        "reader's language."
+    )
     author: Author | None = PField(description="Null for system entries and when withheld.")
     system: bool | None = PField(
         description="True when written by Samvirke itself; null when withheld."
@@ -134,6 +153,17 @@ class LogEntryPublic(BaseModel):
     corrected_by: list[int] = PField(
         default_factory=list, description="Numbers of visible entries that correct this one."
     )
+    message: SystemMessage | None = PField(
+        default=None,
+        description="A system entry's meaning (chain version 2); null for other entries, "
+        "version 1 entries and when withheld.",
+    )
+    salt: str | None = PField(
+        default=None,
+        description="The random salt hashed with the content (chain version 2); null when "
+        "withheld and in version 1.",
+    )
+    v: int = PField(description="Chain encoding version: 1 or 2 (docs/log-chain.md).")
     occurred_at: datetime
     recorded_at: datetime = PField(description="Server time of the commit.")
     content_digest: str = PField(

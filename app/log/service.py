@@ -39,6 +39,7 @@ from app.log.models import (
     LogEntryCreate,
     LogEntryPublic,
     LogPage,
+    SystemMessage,
     VerifyResult,
 )
 from app.log.visibility import may_read, present_entry, readable_classifications
@@ -90,8 +91,12 @@ def write_entry(
     occurred_at: datetime | None = None,
     corrects: int | None = None,
     request_key: str | None = None,
+    message: SystemMessage | None = None,
 ) -> LogEntry:
     """Chain a new entry and its event onto a locked incident. Never commits.
+
+    A system entry gives its `message` and an empty `text`: the message is what is hashed and
+    stored, and each reader sees it in their own language.
 
     Returns the entry as written: an object outside the session (the row went in by a Core
     INSERT, the incident's new head with its event's UPDATE), made without validation, since
@@ -106,10 +111,19 @@ def write_entry(
     prev_hash = incident.log_head_hash or chain.GENESIS
     author_id = author.id if author else None
     author_name = author.name if author else None
+    salt = chain.new_salt()
+    content = None if message is None else message.model_dump(mode="json")
     digest = chain.content_digest(
-        kind=kind, text=text, author_id=author_id, author_name=author_name, corrects=corrects
+        kind=kind,
+        text=None if message is not None else text,
+        author_id=author_id,
+        author_name=author_name,
+        corrects=corrects,
+        salt=salt,
+        message=content,
     )
     entry_hash = chain.entry_hash(
+        version=chain.VERSION,
         incident_id=incident.id,
         number=number,
         classification=classification,
@@ -133,6 +147,8 @@ def write_entry(
         "prev_hash": prev_hash,
         "hash": entry_hash,
         "request_key": request_key,
+        "salt": salt,
+        "message": None if content is None else chain.canonical(content).decode(),
     }
     session.connection().execute(_INSERT_ENTRY, row)
     entry = LogEntry.model_construct(**row)
@@ -171,7 +187,7 @@ def append_entry(
         earlier = _entry_by_key(session, incident_id=incident.id, key=request_key)
         if earlier is not None:
             _check_same_request(earlier, actor, data)
-            answer = _present_all(session, viewer, [earlier])[0]
+            answer = _present_all(session, viewer, [earlier], lang=_language(session))[0]
             session.rollback()  # nothing to write: let go of the lock
             return answer
     classification = data.classification
@@ -213,7 +229,13 @@ def append_entry(
         request_key=request_key,
     )
     session.commit()
-    return present_entry(entry, viewer)
+    return present_entry(entry, viewer, lang=_language(session))
+
+
+def _language(session: Session) -> str:
+    """The instance's language: a person's entry has no system message to translate, so the
+    answer to its writer does not depend on the reader's language."""
+    return str(session.info.get("language", "nb"))
 
 
 def _entry_by_key(session: Session, *, incident_id: int | None, key: str) -> LogEntry | None:
@@ -250,7 +272,9 @@ def _get_entry(session: Session, *, incident_id: int | None, number: int) -> Log
     ).first()
 
 
-def _present_all(session: Session, viewer: Viewer, entries: list[LogEntry]) -> list[LogEntryPublic]:
+def _present_all(
+    session: Session, viewer: Viewer, entries: list[LogEntry], *, lang: str
+) -> list[LogEntryPublic]:
     """Present entries with the numbers of the corrections the viewer may see."""
     corrected_by: dict[int, list[int]] = {}
     numbers = [e.number for e in entries if may_read(viewer, e.classification)]
@@ -267,7 +291,7 @@ def _present_all(session: Session, viewer: Viewer, entries: list[LogEntry]) -> l
         for target, number in rows:
             if target is not None:
                 corrected_by.setdefault(target, []).append(number)
-    return [present_entry(e, viewer, corrected_by.get(e.number)) for e in entries]
+    return [present_entry(e, viewer, corrected_by.get(e.number), lang=lang) for e in entries]
 
 
 def list_entries(
@@ -275,6 +299,7 @@ def list_entries(
     *,
     viewer: Viewer,
     incident: Incident,
+    lang: str,
     after: int = 0,
     limit: int = 100,
     kind: EntryKind | None = None,
@@ -292,7 +317,7 @@ def list_entries(
     more = len(rows) > limit
     rows = rows[:limit]
     return LogPage(
-        items=_present_all(session, viewer, rows),
+        items=_present_all(session, viewer, rows, lang=lang),
         next_after=rows[-1].number if more and rows else None,
     )
 
@@ -302,6 +327,7 @@ def list_recent(
     *,
     viewer: Viewer,
     incident: Incident,
+    lang: str,
     before: int | None = None,
     limit: int = 100,
     kind: EntryKind | None = None,
@@ -317,16 +343,16 @@ def list_recent(
             col(LogEntry.classification).in_(readable_classifications(viewer)),
         )
     rows = list(session.exec(query.order_by(col(LogEntry.number).desc()).limit(limit)).all())
-    return _present_all(session, viewer, rows)
+    return _present_all(session, viewer, rows, lang=lang)
 
 
 def get_entry(
-    session: Session, *, viewer: Viewer, incident: Incident, number: int
+    session: Session, *, viewer: Viewer, incident: Incident, number: int, lang: str
 ) -> LogEntryPublic:
     entry = _get_entry(session, incident_id=incident.id, number=number)
     if entry is None:
         raise NotFound("Entry #{number} does not exist in this log.", number=number)
-    return _present_all(session, viewer, [entry])[0]
+    return _present_all(session, viewer, [entry], lang=lang)[0]
 
 
 def _iter_entries(
@@ -358,14 +384,7 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
             problems.append(
                 ChainProblem(number=entry.number, problem=f"expected number {expected}")
             )
-        digest = chain.content_digest(
-            kind=entry.kind,
-            text=entry.text,
-            author_id=entry.author_id,
-            author_name=entry.author_name,
-            corrects=entry.corrects,
-        )
-        if digest != entry.content_digest:
+        if chain.stored_digest(entry) != entry.content_digest:
             problems.append(
                 ChainProblem(number=entry.number, problem="content does not match its digest")
             )
@@ -373,16 +392,7 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
             problems.append(
                 ChainProblem(number=entry.number, problem="does not link to the previous entry")
             )
-        computed = chain.entry_hash(
-            incident_id=incident.id,
-            number=entry.number,
-            classification=entry.classification,
-            occurred_at=entry.occurred_at,
-            recorded_at=entry.recorded_at,
-            digest=entry.content_digest,
-            prev_hash=entry.prev_hash,
-        )
-        if computed != entry.hash:
+        if chain.stored_hash(entry) != entry.hash:
             problems.append(
                 ChainProblem(number=entry.number, problem="hash does not match the entry")
             )
@@ -407,20 +417,24 @@ def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
     )
 
 
-def export_lines(session: Session, *, viewer: Viewer, incident: Incident) -> Iterator[str]:
+def export_lines(
+    session: Session, *, viewer: Viewer, incident: Incident, lang: str
+) -> Iterator[str]:
     """The log as JSON Lines, withheld where the viewer lacks clearance, then its signed
     checkpoints (`{"checkpoint": {…}}` lines); verifiable offline."""
     batch: list[LogEntry] = []
     for entry in _iter_entries(session, incident.id):
         batch.append(entry)
         if len(batch) == 500:
-            yield from _export_batch(session, viewer, batch)
+            yield from _export_batch(session, viewer, batch, lang)
             batch = []
-    yield from _export_batch(session, viewer, batch)
+    yield from _export_batch(session, viewer, batch, lang)
     yield from checkpoints.export_lines(session, incident=incident)
 
 
-def _export_batch(session: Session, viewer: Viewer, batch: list[LogEntry]) -> Iterator[str]:
+def _export_batch(
+    session: Session, viewer: Viewer, batch: list[LogEntry], lang: str
+) -> Iterator[str]:
     if batch:
-        for item in _present_all(session, viewer, batch):
+        for item in _present_all(session, viewer, batch, lang=lang):
             yield json.dumps(item.model_dump(mode="json"), ensure_ascii=False) + "\n"

@@ -85,7 +85,11 @@ def incident_page(
     number = log_pages.parse_number(corrects)
     if number is not None:  # the "Correct" link without JavaScript: the form starts filled in
         original = log_service.get_entry(
-            session, viewer=Viewer.of(user), incident=incident, number=number
+            session,
+            viewer=Viewer.of(user),
+            incident=incident,
+            number=number,
+            lang=language_of(request, user),
         )
         if not original.withheld and not original.system and original.kind is not None:
             form = {
@@ -98,6 +102,7 @@ def incident_page(
         session,
         user,
         incident,
+        lang=language_of(request, user),
         kind=log_pages.parse_kind(kind),
         before=log_pages.parse_number(before),
         form=form,

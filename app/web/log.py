@@ -65,6 +65,7 @@ def page_context(
     user: User,
     incident: Incident,
     *,
+    lang: str,
     kind: EntryKind | None = None,
     before: int | None = None,
     form: dict[str, Any] | None = None,
@@ -74,7 +75,13 @@ def page_context(
     viewer = Viewer.of(user)
     seq = incident.event_seq  # read before the entries, so they show at least this much
     rows = log_service.list_recent(
-        session, viewer=viewer, incident=incident, before=before, kind=kind, limit=PAGE_SIZE + 1
+        session,
+        viewer=viewer,
+        incident=incident,
+        lang=lang,
+        before=before,
+        kind=kind,
+        limit=PAGE_SIZE + 1,
     )
     entries = rows[:PAGE_SIZE]
     return {
@@ -105,7 +112,7 @@ def answer_context(request: Request, user: User, incident: Incident, **view: Any
     """
     db: Database = request.app.state.db
     with db.read_session() as reading:
-        return page_context(reading, user, incident, **view)
+        return page_context(reading, user, incident, lang=language_of(request, user), **view)
 
 
 def render_blocks(
@@ -219,7 +226,12 @@ def print_log(
     after: int | None = 0
     while after is not None:
         page = log_service.list_entries(
-            session, viewer=viewer, incident=incident, after=after, limit=log_service.PAGE_MAX
+            session,
+            viewer=viewer,
+            incident=incident,
+            lang=language_of(request, user),
+            after=after,
+            limit=log_service.PAGE_MAX,
         )
         entries.extend(page.items)
         after = page.next_after

@@ -137,8 +137,10 @@ def test_a_consistently_forged_entry_breaks_the_next_link(
             author_id=entry.author_id,
             author_name=entry.author_name,
             corrects=entry.corrects,
+            salt=entry.salt,
         )
         forged_hash = chain.entry_hash(
+            version=chain.version_of(entry.salt),
             incident_id=tampered,
             number=2,
             classification=entry.classification,

@@ -56,27 +56,13 @@ def entries(db: Database, incident_id: int) -> list[Row]:
 
 
 def rechain(rows: list[Row]) -> list[Row]:
-    """Number the rows 1, 2, 3, … and recompute every digest and hash."""
+    """Number the rows 1, 2, 3, … and recompute every digest and hash (either chain version)."""
     prev = chain.GENESIS
     for number, row in enumerate(rows, start=1):
         row["number"] = number
-        row["content_digest"] = chain.content_digest(
-            kind=row["kind"],
-            text=row["text"],
-            author_id=row["author_id"],
-            author_name=row["author_name"],
-            corrects=row["corrects"],
-        )
         row["prev_hash"] = prev
-        row["hash"] = prev = chain.entry_hash(
-            incident_id=row["incident_id"],
-            number=number,
-            classification=row["classification"],
-            occurred_at=row["occurred_at"],
-            recorded_at=row["recorded_at"],
-            digest=row["content_digest"],
-            prev_hash=row["prev_hash"],
-        )
+        row["content_digest"] = chain.stored_digest(LogEntry.model_construct(**row))
+        row["hash"] = prev = chain.stored_hash(LogEntry.model_construct(**row))
     return rows
 
 

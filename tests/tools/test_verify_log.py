@@ -390,6 +390,7 @@ def test_worked_example_in_the_docs_is_true(tmp_path: Path) -> None:
     assert digest == json.loads(lines[1])["content_digest"]
     assert (
         chain.entry_hash(
+            version=1,
             incident_id=7,
             number=2,
             classification="restricted",

@@ -129,7 +129,7 @@ def cut_the_tail(db: Database, incident_id: int) -> None:
             db,
             f"REPLACE INTO log_entry SELECT (SELECT id FROM log_entry WHERE {key}),"
             " incident_id, number, kind, text, classification, author_id, author_name, corrects,"
-            " occurred_at, recorded_at, content_digest, prev_hash, hash, request_key"
+            " occurred_at, recorded_at, content_digest, prev_hash, hash, request_key, salt, message"
             f" FROM log_entry WHERE {key.replace('log_count', 'log_count - 1')}",
             i=incident_id,
         )

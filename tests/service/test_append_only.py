@@ -83,7 +83,7 @@ def test_the_refusals_leave_a_verifiable_log(db: Database, incident_id: int) -> 
 
 _ENTRY = (
     "incident_id, number, kind, text, classification, author_id, author_name, corrects,"
-    " occurred_at, recorded_at, content_digest, prev_hash, hash, request_key"
+    " occurred_at, recorded_at, content_digest, prev_hash, hash, request_key, salt, message"
 )
 _COPY_3 = f"SELECT {_ENTRY} FROM log_entry WHERE number = 3"
 _EVENT = "incident_id, seq, type, data, created_at"

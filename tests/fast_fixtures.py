@@ -25,7 +25,16 @@ import pytest
 from tests.conftest import _pg_execute, _pg_url
 
 # Children before parents, so foreign keys never complain even without the replica role.
-_TABLES = ("event", "log_entry", "api_token", "user_session", "invite", "incident", "user_account")
+_TABLES = (
+    "event",
+    "log_entry",
+    "api_token",
+    "user_session",
+    "invite",
+    "password_reset",
+    "incident",
+    "user_account",
+)
 
 
 def _reset_sql(name: str) -> str:

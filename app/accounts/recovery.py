@@ -13,15 +13,8 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.accounts import service as accounts
 from app.accounts.models import Invite, NewPassword, PasswordReset, User
-from app.accounts.service import (
-    _delete_sessions,
-    _digest,
-    _hasher,
-    _new_secret,
-    get_user_by_email,
-    get_user_by_id,
-)
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotAllowed, NotFound
 
@@ -35,7 +28,7 @@ def issue_password_reset(
     reset link for an active user; returns the reset, its user and the one-time secret."""
     if actor is not None and not actor.is_admin:
         raise NotAllowed("Only administrators can reset passwords.")
-    user = get_user_by_id(session, user_id)
+    user = accounts.get_user_by_id(session, user_id)
     if not user.active:
         raise Invalid("{email} is deactivated. Reactivate the user first.", email=user.email)
     now = utcnow()
@@ -45,7 +38,7 @@ def issue_password_reset(
         )
     ):
         session.delete(old)
-    raw, digest = _new_secret()
+    raw, digest = accounts._new_secret()
     reset = PasswordReset(
         user_id=user_id,
         token_hash=digest,
@@ -60,7 +53,7 @@ def issue_password_reset(
 
 def get_password_reset(session: Session, raw: str) -> tuple[PasswordReset, User]:
     reset = session.exec(
-        select(PasswordReset).where(PasswordReset.token_hash == _digest(raw))
+        select(PasswordReset).where(PasswordReset.token_hash == accounts._digest(raw))
     ).first()
     if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
         raise NotFound(_RESET_INVALID)
@@ -84,9 +77,9 @@ def reset_password(session: Session, *, raw: str, data: NewPassword) -> User:
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise NotFound(_RESET_INVALID)
-    user.password_hash = _hasher.hash(data.password)
+    user.password_hash = accounts._hasher.hash(data.password)  # looked up now: tests swap it
     session.add(user)
-    _delete_sessions(session, user)
+    accounts._delete_sessions(session, user)
     session.commit()
     return user
 
@@ -100,9 +93,12 @@ def resend_invite(
     invite = session.get(Invite, invite_id)
     if invite is None:
         raise NotFound("Invite {id} does not exist.", id=invite_id)
-    if invite.accepted_at is not None or get_user_by_email(session, invite.email) is not None:
+    if (
+        invite.accepted_at is not None
+        or accounts.get_user_by_email(session, invite.email) is not None
+    ):
         raise Conflict("{email} has accepted the invite already.", email=invite.email)
-    raw, digest = _new_secret()
+    raw, digest = accounts._new_secret()
     invite.token_hash = digest
     invite.expires_at = utcnow() + timedelta(days=days)
     session.add(invite)

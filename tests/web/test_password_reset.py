@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -207,3 +209,30 @@ def test_invite_sent_again_gets_a_new_link_and_the_old_one_dies(
     late = client.post(f"/admin/invites/{pending[0]}/resend", data={"csrf_token": token})
     assert late.status_code == 409
     assert "ola@example.no has accepted the invite already." in text_of(late.text)
+
+
+def test_two_simultaneous_uses_of_one_reset_link_count_once(
+    client: TestClient, admin: Account, staff: Account
+) -> None:
+    made = client.post(
+        f"/api/v1/users/{staff.user.id}/password-reset", headers=bearer(admin.token)
+    ).json()
+    path = made["link"].removeprefix("http://testserver")
+    csrf = csrf_of(client.get(path))
+    start = threading.Barrier(2)
+
+    def use(password: str) -> int:
+        start.wait(timeout=30)
+        response = client.post(
+            path, data={"password": password, "csrf_token": csrf}, follow_redirects=False
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(use, ["first new password", "second new password"]))
+    assert statuses == [303, 404]
+    works = [
+        _password_works(client, staff.email, p)
+        for p in ("first new password", "second new password")
+    ]
+    assert sorted(works) == [False, True]

@@ -57,7 +57,11 @@ class LoginGuard:
     def check(self, *, address: str, account: str, known_device: bool) -> None:
         """Raise `RateLimited` if this attempt must not even be tried now."""
         if not self.limiter.hit(self.address_limit, "login", address):
-            raise RateLimited("Too many sign-in attempts. Wait a minute and try again.")
+            stats = self.limiter.get_window_stats(self.address_limit, "login", address)
+            raise RateLimited(
+                "Too many sign-in attempts. Wait a minute and try again.",
+                seconds=max(1, math.ceil(stats.reset_time - time.time())),
+            )
         if known_device:
             return
         wait = self.wait(account=account, address=address)

@@ -130,6 +130,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(
         for n in range(11)
     ]
     assert statuses == [401] * 10 + [429]
+    assert 1 <= int(attempt(attacker, "x@example.no", "guess")[1]) <= 60  # Retry-After
 
 
 @pytest.fixture(params=[PROXY, "192.0.2.0/24"])

@@ -1,8 +1,9 @@
 """Sign-in throttling: a hard limit per address, a growing delay per account.
 
-- Per address (`SAMVIRKE_LOGIN_RATE_LIMIT`, default 10/minute): every attempt counts, whatever
-  the account; past it that address is answered 429 until the window moves on. It stops one
-  address from guessing fast, and it touches no one else.
+- Per address (`SAMVIRKE_LOGIN_RATE_LIMIT`, default 10/minute): every failed attempt counts,
+  whatever the account; past it that address is answered 429 until the window moves on. It
+  stops one address from guessing fast and touches no one else; successful sign-ins do not
+  count, so a whole staff behind one NAT can sign in at the start of a crisis.
 - Per account: failed attempts slow further attempts down, never lock them out. Failures from
   the asking address and from all other addresses are counted apart; past `PAIR_FREE` (own)
   or `ACCOUNT_FREE` (others) failures the next attempt must wait 1, 2, 4 … at most
@@ -56,7 +57,7 @@ class LoginGuard:
 
     def check(self, *, address: str, account: str, known_device: bool) -> None:
         """Raise `RateLimited` if this attempt must not even be tried now."""
-        if not self.limiter.hit(self.address_limit, "login", address):
+        if not self.limiter.test(self.address_limit, "login", address):
             stats = self.limiter.get_window_stats(self.address_limit, "login", address)
             raise RateLimited(
                 "Too many sign-in attempts. Wait a minute and try again.",
@@ -86,6 +87,7 @@ class LoginGuard:
         )
 
     def failed(self, *, account: str, address: str) -> None:
+        self.limiter.hit(self.address_limit, "login", address)
         now = self.clock()
         with self._lock:
             by_address = self._failures.setdefault(account, self._fresh(account, now))

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.db import Database
 from app.main import create_app
 from app.web.login_guard import MAX_DELAY, LoginGuard
+from tests import factories
 from tests.factories import Account
 from tests.web.helpers import csrf_of
 
@@ -84,6 +86,17 @@ def test_an_attacker_at_one_address_does_not_lock_the_real_user_out(
     assert 401 in statuses and statuses[-1] == 429  # slowed, then stopped at that address
     # The real user, on a new browser elsewhere, gets in at once.
     assert attempt(browsers[REAL_USER], staff.email, staff.password)[0] == 303
+
+
+def test_many_people_behind_one_address_can_all_sign_in(
+    app: FastAPI, db: Database, clock: Clock
+) -> None:
+    """Only failures count against an address: a crisis staff behind one NAT all get in."""
+    office = browser_at(app, "198.51.100.1")
+    for n in range(12):
+        person = factories.account(db, name=f"Person {n}", email=f"p{n}@example.no")
+        office.cookies.clear()
+        assert attempt(office, person.email, person.password)[0] == 303
 
 
 def test_one_address_is_slowed_on_an_account_after_five_failures(

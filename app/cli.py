@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
 
+from app.accounts import recovery
 from app.accounts import service as accounts
 from app.accounts.models import Role, UserCreate
 from app.config import get_settings
@@ -74,7 +75,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # create_app believes only SAMVIRKE_TRUSTED_PROXIES
         log_level="info",
     )
 
@@ -146,6 +147,29 @@ def users_list() -> None:
             flags = " restricted" if user.restricted else ""
             flags += "" if user.active else " inactive"
             typer.echo(f"{user.id}\t{user.email}\t{user.name}\t{user.role}{flags}")
+
+
+@users_cli.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Option(help="The user who needs a new password.")],
+) -> None:
+    """Make a single-use password reset link; it is printed once, alone on the last line."""
+    settings = get_settings()
+    db = _database()
+    with db.write_session() as session:
+        user = accounts.get_user_by_email(session, email)
+        if user is None:
+            raise _fail(f"no user with the e-mail {email}")
+        assert user.id is not None
+        reset, user, secret = recovery.issue_password_reset(
+            session, actor=None, user_id=user.id, hours=settings.password_reset_hours
+        )
+    typer.echo(
+        f"Password reset link for {user.email}, valid until {reset.expires_at:%Y-%m-%d %H:%M} UTC "
+        "(shown once; using it signs the user out everywhere else):",
+        err=True,
+    )
+    typer.echo(f"{settings.base_url.rstrip('/')}/reset/{secret}")
 
 
 @tokens_cli.command("create")

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     session_days: int = Field(default=14, ge=1, le=365)
     invite_days: int = Field(default=7, ge=1, le=90)
     login_rate_limit: str = "10/minute"
+    # Accounts (docs/security/accounts.md). Proxies whose X-Forwarded-For/-Proto are believed:
+    # comma-separated addresses or networks; none by default, so no client can pick its address.
+    trusted_proxies: str = ""
+    # How long an administrator's password reset link works.
+    password_reset_hours: int = Field(default=24, ge=1, le=168)
     # How long a write may wait for its turn before the writer is told (503) to look and retry.
     write_wait: float = Field(default=30.0, gt=0, le=600)
     # The Ed25519 key that signs the logs' checkpoints (PEM, PKCS#8, unencrypted); unset: one

@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import api, web
+from app import access_log, api, web
 from app.accounts import service as accounts
 from app.api import problems
 from app.config import Settings, get_settings
@@ -139,4 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_pages.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    access_log.install()
+    if settings.trusted_proxies.strip():
+        # Only these peers may say who the client is; `samvirke serve` turns uvicorn's own
+        # handling (which believes 127.0.0.1 by default) off, so this is the one place.
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=[h.strip() for h in settings.trusted_proxies.split(",") if h.strip()],
+        )
     return app

@@ -32,6 +32,7 @@ _TABLES = (
     "api_token",
     "user_session",
     "invite",
+    "password_reset",
     "incident",
     "user_account",
 )

@@ -83,6 +83,30 @@ class Invite(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
+class PasswordReset(SQLModel, table=True):
+    """An administrator's single-use link to set a new password; `created_by_id` None = console."""
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class LinkPublic(BaseModel):
+    """A one-time link (password reset, invite sent again): shown once, stored only as a hash."""
+
+    link: str
+    email: str
+    expires_at: datetime
+
+
 class UserPublic(BaseModel):
     id: int
     email: str
@@ -117,6 +141,10 @@ class PasswordSet(BaseModel):
     @classmethod
     def _clean(cls, value: object) -> object:
         return clean_text(value)
+
+
+class NewPassword(BaseModel):
+    password: str = PField(min_length=PASSWORD_MIN, max_length=256)
 
 
 class FirstAdmin(PasswordSet):

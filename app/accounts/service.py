@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
-from sqlalchemy import Select, bindparam, func, inspect
+from sqlalchemy import Select, bindparam, func, inspect, text
 from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import (
@@ -71,11 +72,18 @@ def setup_token(secret_key: str) -> str:
     return URLSafeTimedSerializer(secret_key, salt="setup").dumps("first-admin")
 
 
-def create_first_admin(session: Session, *, secret_key: str, token: str, data: FirstAdmin) -> User:
+def setup_token_valid(secret_key: str, token: str) -> bool:
     try:
         URLSafeTimedSerializer(secret_key, salt="setup").loads(token, max_age=SETUP_MAX_AGE)
-    except BadSignature as exc:
-        raise NotFound("This set-up link is not valid. Restart the server for a new one.") from exc
+    except BadSignature:
+        return False
+    return True
+
+
+def create_first_admin(session: Session, *, secret_key: str, token: str, data: FirstAdmin) -> User:
+    if not setup_token_valid(secret_key, token):
+        raise NotFound("This set-up link is not valid. Restart the server for a new one.")
+    _lock_users(session)
     if not needs_setup(session):
         raise Conflict("Samvirke is already set up. Sign in instead.")
     user = User(
@@ -90,6 +98,38 @@ def create_first_admin(session: Session, *, secret_key: str, token: str, data: F
     return user
 
 
+def _lock_users(session: Session) -> None:
+    """Serialise "is there anyone yet?" with the insert that answers it, so exactly one of
+    several simultaneous set-ups wins. SQLite's write transaction (BEGIN IMMEDIATE) already
+    does; PostgreSQL's READ COMMITTED would let each see an empty table."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE user_account IN SHARE ROW EXCLUSIVE MODE"))
+
+
+# --- display names ---------------------------------------------------------------------------
+
+
+def name_key(name: str) -> str:
+    """What a name looks like on a page: NFKC, case-folded, invisible characters dropped and
+    spaces collapsed (HTML shows "Anne  Admin" as "Anne Admin"). Two names with one key are
+    one name to a reader."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())
+
+
+def require_free_name(session: Session, name: str, *, except_id: int | None = None) -> None:
+    """Refuse a name that another active user already shows (or one that looks the same)."""
+    key = name_key(name)
+    for other in session.exec(select(User).where(col(User.active))):
+        if other.id != except_id and name_key(other.name) == key:
+            raise Conflict(
+                "Another user is already shown as {name}. Choose a name others can tell apart.",
+                field="name",
+                name=other.name,
+            )
+
+
 # --- users -----------------------------------------------------------------------------------
 
 
@@ -98,6 +138,7 @@ def create_user(session: Session, *, data: UserCreate, password: str | None = No
     email = _normal_email(str(data.email))
     if get_user_by_email(session, email) is not None:
         raise Conflict("A user with the e-mail {email} already exists.", field="email", email=email)
+    require_free_name(session, data.name)
     user = User(
         email=email,
         name=data.name,
@@ -139,6 +180,8 @@ def update_user(
         user.role = role
     if restricted is not None:
         user.restricted = restricted
+    if active and not user.active:
+        require_free_name(session, user.name, except_id=user.id)
     if active is not None:
         user.active = active
         if not active:
@@ -269,6 +312,8 @@ def invite_user(
     email = _normal_email(str(data.email))
     if get_user_by_email(session, email) is not None:
         raise Conflict("A user with the e-mail {email} already exists.", field="email", email=email)
+    require_free_name(session, data.name)
+    _end_open_invites(session, email)
     raw, digest = _new_secret()
     invite = Invite(
         email=email,
@@ -284,6 +329,14 @@ def invite_user(
     return invite, raw
 
 
+def _end_open_invites(session: Session, email: str) -> None:
+    """Inviting an address again replaces its earlier invite: one live link per person."""
+    for old in session.exec(
+        select(Invite).where(Invite.email == email, col(Invite.accepted_at).is_(None))
+    ):
+        session.delete(old)
+
+
 def get_invite(session: Session, raw: str) -> Invite:
     invite = session.exec(select(Invite).where(Invite.token_hash == _digest(raw))).first()
     if invite is None or invite.accepted_at is not None or invite.expires_at < utcnow():
@@ -295,6 +348,7 @@ def accept_invite(session: Session, *, raw: str, data: PasswordSet) -> User:
     invite = get_invite(session, raw)
     if get_user_by_email(session, invite.email) is not None:
         raise Conflict("A user with the e-mail {email} already exists.", email=invite.email)
+    require_free_name(session, data.name)
     user = User(
         email=invite.email,
         name=data.name,

@@ -1,6 +1,6 @@
-"""Pages for administrators: users (role, clearance, access) and invites.
+"""Pages for administrators: users (role, clearance, access, password resets) and invites.
 
-An invite's link holds a one-time secret that is stored only as a hash, so the page that
+An invite's (or a password reset's) link holds a one-time secret that is stored only as a hash, so the page that
 creates it is the only place it is ever shown: the POST answers with the page itself, never
 with a redirect that would have to carry the secret.
 """
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from app.accounts import recovery
 from app.accounts import service as accounts
 from app.accounts.models import Role, User, UserCreate
 from app.config import Settings
+from app.db import INT_MAX
 from app.deps import DbSession
 from app.errors import DomainError, Invalid
 from app.i18n import gettext
@@ -26,6 +28,7 @@ from app.web.render import is_htmx, language_of, render
 router = APIRouter(prefix="/admin")
 
 TEMPLATE = "admin/users.html"
+RowId = Annotated[int, Path(ge=1, le=INT_MAX)]
 
 
 def _context(session: Session, **extra: Any) -> dict[str, Any]:
@@ -35,6 +38,7 @@ def _context(session: Session, **extra: Any) -> dict[str, Any]:
         "form": {"email": "", "name": "", "role": "staff", "restricted": False},
         "errors": {},
         "invite_link": None,
+        "reset_link": None,
         "nav": "admin",
         **extra,
     }
@@ -101,6 +105,34 @@ def invite(
         )
     link = f"{settings.base_url.rstrip('/')}/invite/{secret}"
     context = _context(session, invite_link=link, invited=created)
+    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/invites/{invite_id}/resend", dependencies=[Csrf])
+def resend_invite(
+    request: Request, session: DbSession, user: AdminUser, invite_id: RowId
+) -> Response:
+    """A new link for a pending invite; the one sent before stops working."""
+    settings: Settings = request.app.state.settings
+    invite, secret = recovery.resend_invite(
+        session, actor=user, invite_id=invite_id, days=settings.invite_days
+    )
+    link = f"{settings.base_url.rstrip('/')}/invite/{secret}"
+    context = _context(session, invite_link=link, invited=invite)
+    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/users/{user_id}/password-reset", dependencies=[Csrf])
+def password_reset(
+    request: Request, session: DbSession, user: AdminUser, user_id: RowId
+) -> Response:
+    """Show a single-use link that lets the user choose a new password (shown only now)."""
+    settings: Settings = request.app.state.settings
+    reset, target, secret = recovery.issue_password_reset(
+        session, actor=user, user_id=user_id, hours=settings.password_reset_hours
+    )
+    link = f"{settings.base_url.rstrip('/')}/reset/{secret}"
+    context = _context(session, reset_link=link, reset_for=target, reset=reset)
     return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
 
 

@@ -47,6 +47,8 @@ def _message(lang: str, err: Any) -> str:
         return i18n.gettext(lang, "can have at most {n} characters.", n=ctx.get("max_length"))
     if kind == "value_error" and "@" in str(err.get("msg", "")):
         return i18n.gettext(lang, "is not a valid e-mail address.")
+    if kind == "value_error" and "bidirectional control" in str(err.get("msg", "")):
+        return i18n.gettext(lang, "must not contain characters that change the text's direction.")
     if kind == "value_error" and "control characters" in str(err.get("msg", "")):
         return i18n.gettext(lang, "must not contain control characters.")
     if kind == "enum":

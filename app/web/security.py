@@ -1,4 +1,4 @@
-"""Browser security: the session cookie, CSRF tokens and the sign-in rate limit.
+"""Browser security: the session cookie and CSRF tokens (sign-in throttling: `login_guard`).
 
 CSRF: each browser gets a random, HttpOnly `samvirke_csrf` cookie; forms and htmx requests
 carry an HMAC of it under the server's secret (hidden field `csrf_token` or header
@@ -12,12 +12,9 @@ import hmac
 import secrets
 
 from fastapi import Request, Response
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from app.config import Settings
-from app.errors import NotAllowed, RateLimited
+from app.errors import NotAllowed
 
 CSRF_COOKIE = "samvirke_csrf"
 CSRF_FIELD = "csrf_token"
@@ -78,16 +75,3 @@ def set_session_cookie(request: Request, response: Response, raw: str) -> None:
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE)
-
-
-def check_login_rate(request: Request, email: str) -> None:
-    """At most N sign-in attempts per minute per address and per e-mail."""
-    settings: Settings = request.app.state.settings
-    limit = parse(settings.login_rate_limit)
-    client = request.client.host if request.client else "unknown"
-    limiter = getattr(request.app.state, "login_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.login_limiter = MovingWindowRateLimiter(MemoryStorage())
-    for key in (f"ip:{client}", f"email:{email.strip().lower()}"):
-        if not limiter.hit(limit, "login", key):
-            raise RateLimited("Too many sign-in attempts. Wait a minute and try again.")

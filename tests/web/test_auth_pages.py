@@ -137,7 +137,11 @@ def test_set_up_link_creates_the_first_administrator(app: FastAPI, client: TestC
 
 
 def test_set_up_link_with_a_forged_token_is_refused(client: TestClient) -> None:
-    token = csrf_of(client.get("/setup?token=forged"))
+    page = client.get("/setup?token=forged")
+    assert page.status_code == 404
+    assert "This set-up link is not valid" in text_of(page.text)
+    assert 'type="password"' not in page.text  # no form that could only refuse what is typed
+    token = csrf_of(client.get("/login"))
     response = client.post(
         "/setup",
         data={

@@ -1,0 +1,40 @@
+"""JSON API: users. An administrator makes password reset links.
+
+The answer carries a one-time link that is stored only as a hash: it is shown here once and
+nowhere again, so the response says `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from app.accounts import recovery
+from app.accounts.models import LinkPublic
+from app.db import INT_MAX
+from app.deps import ApiUser, AppSettings, DbSession
+
+router = APIRouter(tags=["users"])
+
+RowId = Annotated[int, Path(ge=1, le=INT_MAX)]
+
+
+@router.post(
+    "/users/{user_id}/password-reset",
+    status_code=201,
+    response_model=LinkPublic,
+    summary="Make a single-use password reset link for a user (administrators)",
+)
+def password_reset(
+    session: DbSession, user: ApiUser, settings: AppSettings, response: Response, user_id: RowId
+) -> LinkPublic:
+    reset, target, secret = recovery.issue_password_reset(
+        session, actor=user, user_id=user_id, hours=settings.password_reset_hours
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return LinkPublic(
+        link=f"{settings.base_url.rstrip('/')}/reset/{secret}",
+        email=target.email,
+        expires_at=reset.expires_at,
+    )

@@ -8,7 +8,9 @@ sockets' handshakes all get the same headers without any route having to remembe
   by its meta config not to eval nor inject its indicator style); no plugins, no `<base>`, forms
   post only here, and no other site may frame a page (`frame-ancestors 'none'`, with
   `X-Frame-Options: DENY` for browsers that predate it). `img-src` also allows `data:` for the
-  icons inlined in app.css. /docs (Swagger UI) gets `DOCS_POLICY`, see there.
+  icons inlined in app.css and swagger-ui.css. /docs (Swagger UI) lives under the same policy:
+  it is started by a static file, and Swagger UI 5 sets its styles through the DOM, which the
+  policy allows (tests/e2e/test_headers_browser.py records no violation there).
 - `Referrer-Policy: same-origin`: incident URLs (ids, filters) never leave in a Referer.
 - `X-Content-Type-Options: nosniff`: an answer is only ever what its Content-Type says.
 - `Cache-Control: no-store` on every answer that did not set its own: pages, fragments, API
@@ -22,22 +24,19 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-APP_POLICY = (
+POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# Swagger UI sets `style` attributes in the markup it renders (its syntax highlighter, for one),
-# which `style-src 'self'` would refuse: the API docs page alone allows inline styles. Its
-# scripts stay our own files; inline styles cannot run code. Its icons are data: SVGs.
-DOCS_POLICY = APP_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-DOCS_PATH = "/docs"
-
-COMMON = {
+# Added to every HTTP answer that does not set the header itself.
+HEADERS = {
+    "content-security-policy": POLICY,
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
+    "cache-control": "no-store",
 }
 
 
@@ -47,15 +46,12 @@ class SecurityHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            policy = DOCS_POLICY if scope["path"] == DOCS_PATH else APP_POLICY
 
             async def send_http(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     headers = MutableHeaders(scope=message)
-                    for name, value in COMMON.items():
+                    for name, value in HEADERS.items():
                         headers.setdefault(name, value)
-                    headers.setdefault("content-security-policy", policy)
-                    headers.setdefault("cache-control", "no-store")
                 await send(message)
 
             await self.app(scope, receive, send_http)

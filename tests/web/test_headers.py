@@ -82,12 +82,15 @@ def test_api_reads_exports_and_errors_are_not_stored(api: TestClient, incident_i
 
 
 def test_pages_carry_no_inline_script_style_or_handler(
-    client: TestClient, staff: Account, incident_id: int
+    client: TestClient, admin: Account, incident_id: int
 ) -> None:
     """What the policy would refuse must not be in the markup in the first place."""
-    sign_in(client, staff)
-    for path in ("/", "/login", "/docs", f"/incidents/{incident_id}"):
-        html = client.get(path).text
+    sign_in(client, admin)
+    pages = ("/", "/admin/users", "/incidents/new", f"/incidents/{incident_id}/print", "/docs")
+    for path in (*pages, "/login", "/setup", f"/incidents/{incident_id}"):
+        response = client.get(path)
+        assert path not in pages or response.status_code == 200, (path, response.status_code)
+        html = response.text
         for tag in re.findall(r"<script\b[^>]*>", html):
             assert " src=" in tag, (path, tag)
         assert not any(re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.DOTALL)), path

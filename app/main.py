@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import access_log, api, web
@@ -23,13 +22,17 @@ from app.api import problems
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import DomainError, database_unavailable
+from app.headers import SecurityHeaders
 from app.live import pages as live_pages
 from app.live import ws as live_ws
 from app.live.bus import PostgresBus
 from app.live.hub import Hub
+from app.web import assets
+from app.web.render import env as templates_env
 
 log = logging.getLogger("samvirke")
-STATIC_DIR = Path(__file__).parent / "static"
+# Answers smaller than this go as they are: compressing them saves no packet.
+GZIP_MINIMUM = 1024
 
 
 def _is_api(request: Request) -> bool:
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         announce_setup(db, settings)
+        await to_thread.run_sync(assets.load)  # hash and gzip the static files before serving
         await hub.start()
         bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake)
         if bus is not None:
@@ -127,20 +131,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Samvirke API",
-            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-favicon.png",
-        )
+        """Swagger UI from our own copy, started by a static file (no inline script)."""
+        page = templates_env.get_template("api_docs.html").render(openapi_url="/openapi.json")
+        return HTMLResponse(page)
 
     app.include_router(api.router)
     app.include_router(live_ws.router)
     app.include_router(live_pages.router)
     app.include_router(web.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", assets.serve_static, name="static")
     access_log.install()
+    # Outermost last: the headers see the compressed answer; GZip leaves the socket, answers
+    # under GZIP_MINIMUM, server-sent events and the pre-compressed static files alone.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
+    app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies.strip():
         # Only these peers may say who the client is; `samvirke serve` turns uvicorn's own
         # handling (which believes 127.0.0.1 by default) off, so this is the one place.

@@ -23,6 +23,7 @@ from app import i18n
 from app.accounts.models import User
 from app.config import LANGUAGES, Settings
 from app.db import utcnow
+from app.web.assets import static_url
 from app.web.security import csrf_token, ensure_csrf_cookie
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -71,6 +72,7 @@ def _isotime(context: Context, value: datetime | None) -> str:
 
 env.filters["localtime"] = _localtime
 env.filters["isotime"] = _isotime
+env.globals["static_url"] = static_url
 
 
 def language_of(request: HTTPConnection, user: User | None) -> str:

@@ -3,6 +3,11 @@
 CSRF: each browser gets a random, HttpOnly `samvirke_csrf` cookie; forms and htmx requests
 carry an HMAC of it under the server's secret (hidden field `csrf_token` or header
 `X-CSRF-Token`). A foreign site can neither read the cookie nor compute the HMAC.
+
+Pages are gzipped, and a page that repeats a fixed secret next to text an attacker chose (a
+query string) leaks it byte by byte to anyone who sees the sizes of the answers (BREACH). So
+each render shows the HMAC masked afresh: a random pad, then the HMAC XOR the pad, in hex.
+Every masked form of this browser's HMAC is accepted, and so is the bare HMAC.
 """
 
 from __future__ import annotations
@@ -37,7 +42,21 @@ def _sign(request: Request, seed: str) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    return _sign(request, _csrf_seed(request))
+    """This browser's token, masked with a new pad each time it is put on a page."""
+    signed = bytes.fromhex(_sign(request, _csrf_seed(request)))
+    pad = secrets.token_bytes(len(signed))
+    return (pad + bytes(a ^ b for a, b in zip(signed, pad, strict=True))).hex()
+
+
+def _unmask(token: str) -> str:
+    """The HMAC a submitted token stands for ("" if it is no token of ours)."""
+    if len(token) == 128:
+        try:
+            raw = bytes.fromhex(token)
+        except ValueError:
+            return ""
+        return bytes(a ^ b for a, b in zip(raw[:32], raw[32:], strict=True)).hex()
+    return token
 
 
 def ensure_csrf_cookie(request: Request, response: Response) -> None:
@@ -57,7 +76,7 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a state-changing request whose token does not match this browser's cookie."""
     seed = request.cookies.get(CSRF_COOKIE)
     token = submitted or request.headers.get(CSRF_HEADER)
-    if not seed or not token or not hmac.compare_digest(_sign(request, seed), token):
+    if not seed or not token or not hmac.compare_digest(_sign(request, seed), _unmask(token)):
         raise NotAllowed("This form has expired. Reload the page and try again.")
 
 

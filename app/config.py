@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     # How long a write may wait for its turn before the writer is told (503) to look and retry.
     write_wait: float = Field(default=30.0, gt=0, le=600)
+    # The largest request body (JSON or form) read at all: refused with 413 while it arrives.
+    max_body_bytes: int = Field(default=1_048_576, ge=16_384, le=1_073_741_824)
 
     @field_validator("time_zone")
     @classmethod

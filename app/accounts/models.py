@@ -83,6 +83,9 @@ class Invite(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
+NAME_MAX = 120
+
+
 class UserPublic(BaseModel):
     id: int
     email: str
@@ -94,14 +97,14 @@ class UserPublic(BaseModel):
 
 class UserCreate(BaseModel):
     email: EmailStr
-    name: str = PField(min_length=1, max_length=120)
+    name: str = PField(min_length=1, max_length=NAME_MAX)
     role: Role = Role.staff
     restricted: bool = False
 
     @field_validator("name", mode="before")
     @classmethod
     def _clean(cls, value: object) -> object:
-        return clean_text(value)
+        return clean_text(value, max_length=NAME_MAX)
 
 
 PASSWORD_MIN = 10
@@ -110,13 +113,13 @@ PASSWORD_MIN = 10
 class PasswordSet(BaseModel):
     """A new password, with the name the person wants to be shown with."""
 
-    name: str = PField(min_length=1, max_length=120)
+    name: str = PField(min_length=1, max_length=NAME_MAX)
     password: str = PField(min_length=PASSWORD_MIN, max_length=256)
 
     @field_validator("name", mode="before")
     @classmethod
     def _clean(cls, value: object) -> object:
-        return clean_text(value)
+        return clean_text(value, max_length=NAME_MAX)
 
 
 class FirstAdmin(PasswordSet):

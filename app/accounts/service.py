@@ -27,7 +27,7 @@ from app.accounts.models import (
     UserCreate,
     UserSession,
 )
-from app.db import utcnow
+from app.db import is_id, utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
@@ -130,7 +130,7 @@ def update_user(
     """An administrator changes someone's role, clearance or access; signs them out if barred."""
     if not actor.is_admin:
         raise NotAllowed("Only administrators can change users.")
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if is_id(user_id) else None
     if user is None:
         raise NotFound("User {id} does not exist.", id=user_id)
     if user.id == actor.id and (active is False or role == Role.staff):
@@ -320,7 +320,7 @@ def list_pending_invites(session: Session) -> list[Invite]:
 
 
 def get_user_by_id(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if is_id(user_id) else None
     if user is None:
         raise NotFound("User {id} does not exist.", id=user_id)
     return user

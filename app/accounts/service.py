@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
-from sqlalchemy import Select, bindparam, func, inspect
+from sqlalchemy import CursorResult, Select, bindparam, func, inspect, update
 from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import (
@@ -292,7 +292,18 @@ def get_invite(session: Session, raw: str) -> Invite:
 
 
 def accept_invite(session: Session, *, raw: str, data: PasswordSet) -> User:
+    """The invite is claimed with one conditional UPDATE: of two people accepting it at once,
+    the second waits for the first's row lock and then finds it taken (404, as a used link)."""
     invite = get_invite(session, raw)
+    password_hash = _hasher.hash(data.password)
+    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Invite)
+        .where(col(Invite.id) == invite.id, col(Invite.accepted_at).is_(None))
+        .values(accepted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise NotFound("This invite link is not valid: it was used already or has expired.")
     if get_user_by_email(session, invite.email) is not None:
         raise Conflict("A user with the e-mail {email} already exists.", email=invite.email)
     user = User(
@@ -300,10 +311,8 @@ def accept_invite(session: Session, *, raw: str, data: PasswordSet) -> User:
         name=data.name,
         role=invite.role,
         restricted=invite.restricted,
-        password_hash=_hasher.hash(data.password),
+        password_hash=password_hash,
     )
-    invite.accepted_at = utcnow()
-    session.add(invite)
     session.add(user)
     session.commit()
     return user

@@ -48,6 +48,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "Not allowed",
         404: "Not found",
         409: "Conflict",
+        413: "Request body over SAMVIRKE_MAX_BODY_BYTES",
         422: "Invalid input",
     }.items()
 }

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # The Ed25519 key that signs the logs' checkpoints (PEM, PKCS#8, unencrypted); unset: one
     # generated once into the data folder (docs/security/checkpoints.md).
     signing_key_file: Path | None = None
+    # The largest request body (JSON or form) read at all: refused with 413 while it arrives.
+    max_body_bytes: int = Field(default=1_048_576, ge=16_384, le=1_073_741_824)
 
     @field_validator("time_zone")
     @classmethod

@@ -53,6 +53,12 @@ WakeListener = Callable[[int, int, tuple[Any, ...]], None]
 INT_MAX = 2**31 - 1
 
 
+def is_id(value: int) -> bool:
+    """Whether `value` can be a row's id at all: a larger one (from a URL) would overflow the
+    driver (PostgreSQL integer, SQLite's 64 bits) instead of finding nothing."""
+    return 0 < value <= INT_MAX
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

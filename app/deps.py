@@ -105,11 +105,22 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 IncidentId = Annotated[int, Path(ge=1, le=INT_MAX, description="The incident's id.")]
 
 
+_MISSING_TOKEN = N_("Missing bearer token: send 'Authorization: Bearer <token>'.")
+
+
 async def bearer_token(credentials: Credentials) -> str:
     """The bearer token as sent; 401 if there is none. Async: it does no I/O, so no thread hop."""
     if credentials is None:
-        raise AuthRequired("Missing bearer token: send 'Authorization: Bearer <token>'.")
+        raise AuthRequired(_MISSING_TOKEN)
     return credentials.credentials
+
+
+def bearer_of(authorization: str | None) -> str:
+    """`bearer_token` from the raw header, for code that runs before FastAPI's dependencies."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthRequired(_MISSING_TOKEN)
+    return token.strip()
 
 
 BearerToken = Annotated[str, Depends(bearer_token)]
@@ -137,6 +148,12 @@ def api_incident(request: Request, session: DbSession, incident_id: IncidentId) 
 
 
 ApiIncident = Annotated[Incident, Depends(api_incident)]
+
+
+def token_user_only(db: Database, token: str) -> User:
+    """The token's user (401 if none), in a short read session of its own."""
+    with db.read_session(snapshot=False) as session:
+        return _token_user(session, token)
 
 
 def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple[User, Incident]:

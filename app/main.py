@@ -21,6 +21,7 @@ from app.accounts import service as accounts
 from app.api import problems
 from app.config import Settings, get_settings
 from app.db import Database
+from app.edge import BodyLimit
 from app.errors import DomainError, database_unavailable
 from app.headers import SecurityHeaders
 from app.live import pages as live_pages
@@ -122,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 request, status=500, code="internal", detail="Something went wrong on the server."
             )
         return PlainTextResponse("Internal error", status_code=500)
+
+    # Outside everything that parses: bodies are bounded (and forms checked) while they arrive.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=_http)
 
     @app.get("/healthz", tags=["health"], summary="Ready to serve")
     def healthz() -> JSONResponse:

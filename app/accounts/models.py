@@ -107,6 +107,9 @@ class LinkPublic(BaseModel):
     expires_at: datetime
 
 
+NAME_MAX = 120
+
+
 class UserPublic(BaseModel):
     id: int
     email: str
@@ -118,14 +121,14 @@ class UserPublic(BaseModel):
 
 class UserCreate(BaseModel):
     email: EmailStr
-    name: str = PField(min_length=1, max_length=120)
+    name: str = PField(min_length=1, max_length=NAME_MAX)
     role: Role = Role.staff
     restricted: bool = False
 
     @field_validator("name", mode="before")
     @classmethod
     def _clean(cls, value: object) -> object:
-        return clean_text(value)
+        return clean_text(value, max_length=NAME_MAX)
 
 
 PASSWORD_MIN = 10
@@ -134,13 +137,13 @@ PASSWORD_MIN = 10
 class PasswordSet(BaseModel):
     """A new password, with the name the person wants to be shown with."""
 
-    name: str = PField(min_length=1, max_length=120)
+    name: str = PField(min_length=1, max_length=NAME_MAX)
     password: str = PField(min_length=PASSWORD_MIN, max_length=256)
 
     @field_validator("name", mode="before")
     @classmethod
     def _clean(cls, value: object) -> object:
-        return clean_text(value)
+        return clean_text(value, max_length=NAME_MAX)
 
 
 class NewPassword(BaseModel):

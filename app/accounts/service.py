@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
-from sqlalchemy import Select, bindparam, func, inspect, text
+from sqlalchemy import CursorResult, Select, bindparam, func, inspect, text, update
 from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import (
@@ -28,7 +28,7 @@ from app.accounts.models import (
     UserCreate,
     UserSession,
 )
-from app.db import utcnow
+from app.db import is_id, utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
@@ -171,7 +171,7 @@ def update_user(
     """An administrator changes someone's role, clearance or access; signs them out if barred."""
     if not actor.is_admin:
         raise NotAllowed("Only administrators can change users.")
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if is_id(user_id) else None
     if user is None:
         raise NotFound("User {id} does not exist.", id=user_id)
     if user.id == actor.id and (active is False or role == Role.staff):
@@ -345,7 +345,18 @@ def get_invite(session: Session, raw: str) -> Invite:
 
 
 def accept_invite(session: Session, *, raw: str, data: PasswordSet) -> User:
+    """The invite is claimed with one conditional UPDATE: of two people accepting it at once,
+    the second waits for the first's row lock and then finds it taken (404, as a used link)."""
     invite = get_invite(session, raw)
+    password_hash = _hasher.hash(data.password)
+    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Invite)
+        .where(col(Invite.id) == invite.id, col(Invite.accepted_at).is_(None))
+        .values(accepted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise NotFound("This invite link is not valid: it was used already or has expired.")
     if get_user_by_email(session, invite.email) is not None:
         raise Conflict("A user with the e-mail {email} already exists.", email=invite.email)
     require_free_name(session, data.name)
@@ -354,10 +365,8 @@ def accept_invite(session: Session, *, raw: str, data: PasswordSet) -> User:
         name=data.name,
         role=invite.role,
         restricted=invite.restricted,
-        password_hash=_hasher.hash(data.password),
+        password_hash=password_hash,
     )
-    invite.accepted_at = utcnow()
-    session.add(invite)
     session.add(user)
     session.commit()
     return user
@@ -374,7 +383,7 @@ def list_pending_invites(session: Session) -> list[Invite]:
 
 
 def get_user_by_id(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if is_id(user_id) else None
     if user is None:
         raise NotFound("User {id} does not exist.", id=user_id)
     return user

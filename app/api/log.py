@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
+from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.db import INT_MAX, Database
 from app.deps import (
@@ -18,9 +21,12 @@ from app.deps import (
     DbSession,
     IncidentId,
     WriteLimiter,
+    bearer_of,
     reader_language,
     token_user_and_incident,
+    token_user_only,
 )
+from app.incidents.models import Incident
 from app.log import checkpoints, service
 from app.log.models import (
     REQUEST_KEY_PATTERN,
@@ -35,8 +41,34 @@ from app.log.models import (
 router = APIRouter(prefix="/incidents/{incident_id}/log", tags=["log"])
 
 
-@router.post("", status_code=201, response_model=LogEntryPublic, summary="Append an entry")
+class CallerFirst(APIRoute):
+    """The caller (bearer token) and the incident are looked up before FastAPI reads the body.
+
+    So a bad token costs one lookup and not one byte of its body (which `app.edge` then does
+    not read: the connection closes). An incident id that is not one is left to FastAPI's 422.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            db: Database = request.app.state.db
+            token = bearer_of(request.headers.get("authorization"))
+            raw_id = str(request.path_params.get("incident_id", ""))
+            incident_id = int(raw_id) if raw_id.isdecimal() and len(raw_id) <= 10 else 0
+            if 1 <= incident_id <= INT_MAX:
+                request.state.caller = await to_thread.run_sync(
+                    token_user_and_incident, db, token, incident_id
+                )
+            else:  # not an id: FastAPI answers 422 once the token is known to be good
+                await to_thread.run_sync(token_user_only, db, token)
+            return await handler(request)
+
+        return checked
+
+
 async def append_entry(
+    request: Request,
     db: Db,
     limiter: WriteLimiter,
     token: BearerToken,
@@ -55,18 +87,33 @@ async def append_entry(
 ) -> LogEntryPublic:
     """Answers 201 only once the entry is durably committed.
 
-    The hot path, so all its blocking work is one thread-pool call (`_append`); sync
-    dependencies and a sync endpoint would cost one call each, and one more to check the answer.
+    The hot path, so its blocking work is two thread-pool calls: the caller's lookup before the
+    body is read (`CallerFirst`), and the write (`_append`); sync dependencies and a sync
+    endpoint would cost one call each, and one more to check the answer.
     """
+    caller: tuple[User, Incident] | None = getattr(request.state, "caller", None)
+    if caller is None:  # an id spelt in a way only FastAPI reads (`+1`): look up now
+        caller = await to_thread.run_sync(token_user_and_incident, db, token, incident_id)
+    user, incident = caller
     return await to_thread.run_sync(
-        _append, db, token, incident_id, data, idempotency_key, limiter=limiter
+        _append, db, user, incident, data, idempotency_key, limiter=limiter
     )
 
 
+router.add_api_route(
+    "",
+    append_entry,
+    methods=["POST"],
+    status_code=201,
+    response_model=LogEntryPublic,
+    summary="Append an entry",
+    route_class_override=CallerFirst,
+)
+
+
 def _append(
-    db: Database, token: str, incident_id: int, data: LogEntryCreate, key: str | None
+    db: Database, user: User, incident: Incident, data: LogEntryCreate, key: str | None
 ) -> LogEntryPublic:
-    user, incident = token_user_and_incident(db, token, incident_id)
     with db.write_session() as session:  # its transaction begins inside the service
         return service.append_entry(
             session, actor=user, incident=incident, data=data, request_key=key

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from app.edge import Refused
 from app.errors import DomainError
 from app.i18n import gettext, negotiate
 
@@ -47,6 +48,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "Not allowed",
         404: "Not found",
         409: "Conflict",
+        413: "Request body over SAMVIRKE_MAX_BODY_BYTES",
         422: "Invalid input",
     }.items()
 }
@@ -58,6 +60,8 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal error",
@@ -120,6 +124,9 @@ _FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
 
 
 def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
+    if isinstance(exc, Refused):
+        detail = gettext(_language(request), exc.message)
+        return problem(request, status=exc.status_code, code=exc.code, detail=detail)
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":

@@ -94,7 +94,7 @@ class IncidentCreate(BaseModel):
     @field_validator("title", mode="before")
     @classmethod
     def _clean(cls, value: object) -> object:
-        return clean_text(value)
+        return clean_text(value, max_length=TITLE_MAX)
 
 
 class IncidentChange(BaseModel):

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
-from app.db import utcnow
+from app.db import is_id, utcnow
 from app.errors import Invalid, NotFound
 from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, record_event
 from app.i18n import N_
@@ -120,7 +120,11 @@ _GET_INCIDENT = select(Incident).where(col(Incident.id) == bindparam("incident_i
 
 
 def get_incident(session: Session, incident_id: int) -> Incident:
-    incident = session.exec(_GET_INCIDENT, params={"incident_id": incident_id}).first()
+    incident = (
+        session.exec(_GET_INCIDENT, params={"incident_id": incident_id}).first()
+        if is_id(incident_id)
+        else None
+    )
     if incident is None:
         raise NotFound("Incident {id} does not exist.", id=incident_id)
     return incident

@@ -24,6 +24,7 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from app.accounts.viewer import Viewer
+from app.db import is_id
 from app.events.models import Event
 from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, LOG_APPENDED, Written
 from app.incidents.models import Incident, IncidentPublic
@@ -66,7 +67,7 @@ class IncidentList:
 
 def head_seq(session: Session, incident_id: int) -> int | None:
     """The incident's newest seq, or None if the incident does not exist."""
-    incident = session.get(Incident, incident_id)
+    incident = session.get(Incident, incident_id) if is_id(incident_id) else None
     return None if incident is None else incident.event_seq
 
 

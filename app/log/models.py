@@ -112,7 +112,7 @@ class LogEntryCreate(BaseModel):
     @field_validator("text", mode="before")
     @classmethod
     def _clean(cls, value: object) -> object:
-        return clean_text(value, multiline=True)
+        return clean_text(value, multiline=True, max_length=TEXT_MAX)
 
 
 class Author(BaseModel):

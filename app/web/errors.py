@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from app import i18n
+from app.edge import Refused
 from app.errors import DomainError
 from app.web.deps import LoginRequired
 from app.web.render import is_htmx, language_of, render
@@ -66,7 +67,9 @@ def validation_error_page(request: Request, exc: RequestValidationError) -> Resp
 
 def http_error_page(request: Request, exc: HTTPException) -> Response:
     lang = language_of(request, None)
-    if exc.status_code == 404:
+    if isinstance(exc, Refused):
+        message = i18n.gettext(lang, exc.message)
+    elif exc.status_code == 404:
         message = i18n.gettext(lang, "There is nothing at this address.")
     elif exc.status_code == 405:
         message = i18n.gettext(lang, "That action is not possible here.")

@@ -76,7 +76,13 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a state-changing request whose token does not match this browser's cookie."""
     seed = request.cookies.get(CSRF_COOKIE)
     token = submitted or request.headers.get(CSRF_HEADER)
-    if not seed or not token or not hmac.compare_digest(_sign(request, seed), _unmask(token)):
+    # compare_digest takes only ASCII strings; a real token is hex, so anything else is wrong.
+    if (
+        not seed
+        or not token
+        or not token.isascii()
+        or not hmac.compare_digest(_sign(request, seed), _unmask(token))
+    ):
         raise NotAllowed("This form has expired. Reload the page and try again.")
 
 

@@ -44,7 +44,8 @@ def axe_script() -> Path:
 
 
 class Auditor:
-    """Runs axe on the page at each viewport, keeps what blocks, and takes screenshots."""
+    """Runs axe on the page at each viewport, keeps what blocks (and a page wider than the
+    screen, which makes a phone user scroll sideways), and takes screenshots."""
 
     def __init__(self, chromium: Any, server: LiveServer, lang: str, axe: Path) -> None:
         self.chromium, self.server, self.lang, self.axe = chromium, server, lang, axe
@@ -77,8 +78,13 @@ class Auditor:
                         f"{where}: {violation['id']} [{violation['impact']}] "
                         f"{violation['help']} — {targets}"
                     )
+            wide = page.evaluate("() => document.documentElement.scrollWidth")
+            if wide > width:
+                self.failures.append(f"{where}: the page is {wide}px wide, wider than the screen")
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / f"{self.lang}-{name}-{size}.png"), full_page=True)
+            page.screenshot(
+                path=str(SCREENSHOTS / f"{self.lang}-{name}-{size}.png"), full_page=True
+            )
 
 
 def _sign_in(page: Any, email: str, password: str) -> None:
@@ -113,7 +119,7 @@ def _incident_with_entries(database_url: str) -> tuple[factories.Account, int]:
             text="Evakuer omsorgssenteret.",
             classification="restricted",
         )
-        factories.entry(db, author, incident, text="Strømmen er borte i sør.", corrects=1)
+        factories.entry(db, author, incident, text="Strømmen er borte i sør.", corrects=2)
         assert incident.id is not None
         return reader, incident.id
     finally:
@@ -122,7 +128,7 @@ def _incident_with_entries(database_url: str) -> tuple[factories.Account, int]:
 
 @pytest.fixture
 def auditor(
-    chromium: Any, live_server: LiveServer, axe_script: Path, request: pytest.FixtureRequest
+    axe_script: Path, chromium: Any, live_server: LiveServer, request: pytest.FixtureRequest
 ) -> Iterator[Auditor]:
     yield Auditor(chromium, live_server, request.node.callspec.params["lang"], axe_script)
 
@@ -198,6 +204,7 @@ def test_every_page_has_no_serious_or_critical_violation(
     fresh.close()
 
     assert len(auditor.audited) == 2 * 14
-    assert not auditor.failures, "axe-core found serious or critical violations:\n" + "\n".join(
-        auditor.failures
+    assert not auditor.failures, (
+        "serious or critical axe-core violations, or pages wider than the screen:\n"
+        + "\n".join(auditor.failures)
     )

@@ -87,14 +87,6 @@ class Auditor:
             )
 
 
-def _sign_in(page: Any, email: str, password: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.locator("form:has(#password) button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
 def _link(page: Any, element_id: str) -> str:
     value: str = page.locator(f"#{element_id}").input_value()
     return value

@@ -25,6 +25,7 @@ from app.errors import DomainError, database_unavailable
 from app.live import pages as live_pages
 from app.live import ws as live_ws
 from app.live.bus import PostgresBus
+from app.live.guard import Guard
 from app.live.hub import Hub
 
 log = logging.getLogger("samvirke")
@@ -57,17 +58,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     hub = Hub(db)
+    guard = Guard(db, hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         announce_setup(db, settings)
         await hub.start()
-        bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake)
+        await guard.start()
+        bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake, guard.changed)
         if bus is not None:
             await bus.start()
         yield
         if bus is not None:
             await bus.stop()
+        await guard.stop()
         await hub.stop()
         db.dispose()
 
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.hub = hub
+    app.state.guard = guard
     app.state.secret_key = settings.resolved_secret_key()
 
     @app.exception_handler(DomainError)

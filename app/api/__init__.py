@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from app.api import incidents, log
+from app.api import incidents, log, tokens
 from app.api.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 router.include_router(incidents.router)
 router.include_router(log.router)
+router.include_router(tokens.router)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query
 from fastapi.responses import Response
 
+from app.accounts.access import Credential
 from app.accounts.viewer import Viewer
 from app.db import INT_MAX, Database
 from app.deps import (
@@ -18,6 +19,7 @@ from app.deps import (
     DbSession,
     IncidentId,
     WriteLimiter,
+    record_use,
     token_user_and_incident,
 )
 from app.log import service
@@ -40,6 +42,7 @@ async def append_entry(
     token: BearerToken,
     incident_id: IncidentId,
     data: LogEntryCreate,
+    background: BackgroundTasks,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -55,19 +58,22 @@ async def append_entry(
 
     The hot path, so all its blocking work is one thread-pool call (`_append`); sync
     dependencies and a sync endpoint would cost one call each, and one more to check the answer.
+    The token's last use is recorded after the answer, at most once a minute (`record_use`).
     """
-    return await to_thread.run_sync(
+    found, entry = await to_thread.run_sync(
         _append, db, token, incident_id, data, idempotency_key, limiter=limiter
     )
+    record_use(db, found, background)
+    return entry
 
 
 def _append(
     db: Database, token: str, incident_id: int, data: LogEntryCreate, key: str | None
-) -> LogEntryPublic:
-    user, incident = token_user_and_incident(db, token, incident_id)
+) -> tuple[Credential, LogEntryPublic]:
+    found, incident = token_user_and_incident(db, token, incident_id)
     with db.write_session() as session:  # its transaction begins inside the service
-        return service.append_entry(
-            session, actor=user, incident=incident, data=data, request_key=key
+        return found, service.append_entry(
+            session, actor=found.user, incident=incident, data=data, request_key=key
         )
 
 

@@ -166,7 +166,9 @@ def closed_within(
         thread.join(timeout=15)
     assert len(results) == len(sockets), "a socket was never closed"
     for n, (_, _, at) in results.items():
-        assert at - started <= BOUND, f"socket {n} closed {at - started:.2f} s after the change (which took {changed:.2f} s)"
+        assert at - started <= BOUND, (
+            f"socket {n} closed {at - started:.2f} s after the change (which took {changed:.2f} s)"
+        )
     return [(code, messages) for code, messages, _ in (results[n] for n in range(len(sockets)))]
 
 

@@ -127,9 +127,9 @@ def _token_credential(session: Session, token: str) -> Credential:
     return found
 
 
-def record_use(db: Database, found: Credential, background: BackgroundTasks) -> None:
+def record_use(db: Database, token: str, found: Credential, background: BackgroundTasks) -> None:
     """Record the token's use after the answer has gone, if it is due (accounts/tokens.py)."""
-    if found.token_id is not None and tokens.claim_touch(found):
+    if found.token_id is not None and tokens.claim_touch(found, token):
         background.add_task(_touch, db, found.token_id)
 
 
@@ -145,7 +145,7 @@ def api_credential(
     request: Request, session: DbSession, token: BearerToken, background: BackgroundTasks
 ) -> Credential:
     found = look_up(request, session, lambda s: _token_credential(s, token))
-    record_use(request.app.state.db, found, background)
+    record_use(request.app.state.db, token, found, background)
     return found
 
 

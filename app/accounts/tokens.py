@@ -107,11 +107,11 @@ def token_user_and(
     return None if found is None else (found, row[4])  # type: ignore[index]
 
 
-_claims: dict[int, float] = {}  # token id -> when this process last claimed its touch
+_claims: dict[str, float] = {}  # token hash -> when this process last claimed its touch
 _claims_lock = threading.Lock()
 
 
-def claim_touch(found: Credential) -> bool:
+def claim_touch(found: Credential, raw: str) -> bool:
     """True if this use of the token should be recorded: its `last_used_at` is a minute old and
     no request in this process has claimed that already. The caller then runs `touch`, after
     answering, so the request waits for no write."""
@@ -122,13 +122,13 @@ def claim_touch(found: Credential) -> bool:
         seconds=LAST_USED_EVERY
     ):
         return False
-    clock = time.monotonic()
+    clock, key = time.monotonic(), _digest(raw)
     with _claims_lock:
-        if clock - _claims.get(found.token_id, -LAST_USED_EVERY) < LAST_USED_EVERY:
+        if clock - _claims.get(key, -LAST_USED_EVERY) < LAST_USED_EVERY:
             return False
         if len(_claims) > 10_000:  # forget old claims; the database's time still throttles
             _claims.clear()
-        _claims[found.token_id] = clock
+        _claims[key] = clock
     return True
 
 

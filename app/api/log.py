@@ -63,7 +63,7 @@ async def append_entry(
     found, entry = await to_thread.run_sync(
         _append, db, token, incident_id, data, idempotency_key, limiter=limiter
     )
-    record_use(db, found, background)
+    record_use(db, token, found, background)
     return entry
 
 

@@ -116,7 +116,7 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
     if admitted is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    if tokens.claim_touch(admitted.credential):
+    if tokens.claim_touch(admitted.credential, admitted.raw):
         assert admitted.credential.token_id is not None
         _record_use(hub, db, admitted.credential.token_id)
     viewer = Viewer.of(admitted.credential.user)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
 from pydantic import Field as PField
 from sqlmodel import Column, Field, SQLModel
 
@@ -87,6 +87,7 @@ class ApiToken(SQLModel, table=True):
 class ApiTokenCreate(BaseModel):
     """A new API token for yourself: what it is for, and when it stops working (if ever)."""
 
+    model_config = ConfigDict(extra="forbid")
     name: str = PField(min_length=1, max_length=120, description="What the token is for.")
     expires_at: datetime | None = PField(
         default=None, description="When it stops working (UTC; in the future); none: never."

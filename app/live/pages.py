@@ -61,6 +61,9 @@ class ListFeed:
         listing = await self.hub.read(self.hub.load_list)
         if listing.version <= last:
             return last
+        if subscriber.held:  # its rights are being re-checked: go on once released
+            subscriber.behind = True
+            return last
         await websocket.send_text(subscriber.render(listing, subscriber.viewer))
         return listing.version
 

@@ -141,7 +141,12 @@ def _record_use(hub: Hub, db: Database, token_id: int) -> None:
         except Exception as exc:  # noqa: BLE001 - a missed "last used" is no reason to fail
             log.warning("live: could not record the use of token %s: %s", token_id, exc)
 
-    asyncio.ensure_future(hub.read(touch))
+    recording = asyncio.ensure_future(hub.read(touch))
+    _recording.add(recording)  # a task nobody refers to may be collected before it is done
+    recording.add_done_callback(_recording.discard)
+
+
+_recording: set[asyncio.Future[None]] = set()
 
 
 class Feed(Protocol):
@@ -181,6 +186,9 @@ class IncidentFeed:
             if not events:
                 return last
             for event in events:
+                if subscriber.held:  # its rights are being re-checked: go on once released
+                    subscriber.behind = True
+                    return last
                 await websocket.send_text(render(event, viewer))
                 last = event.seq
 

@@ -209,11 +209,7 @@ def test_a_revoked_tokens_socket_is_closed_even_while_events_keep_coming(
 
 
 def test_losing_clearance_closes_the_socket(
-    client: TestClient,
-    db: Database,
-    cleared: Account,
-    incident: Incident,
-    monkeypatch: pytest.MonkeyPatch,
+    client: TestClient, db: Database, cleared: Account, incident: Incident
 ) -> None:
     """Rights changed: the socket must not keep rendering for the old audience (4403, at once:
     tests/live/test_revoke.py times it)."""

@@ -266,6 +266,31 @@ def wait_for(ws: ClientConnection, text: str, timeout: float = 10) -> str:
     raise AssertionError(f"{text!r} never arrived")
 
 
+def test_signing_out_closes_that_sessions_sockets_only(
+    served: Served, db: Database, cleared: Account, incident_id: int
+) -> None:
+    laptop, laptop_cookie, laptop_csrf = sign_in(served, cleared)
+    _, phone_cookie, _ = sign_in(served, cleared)
+
+    def sign_out() -> None:
+        response = laptop.post("/logout", data={"csrf_token": laptop_csrf})
+        assert response.status_code in (200, 303), response.text
+
+    path = f"/live/incidents/{incident_id}?after=0"
+    with (
+        served.page(laptop_cookie, path) as laptop_page,
+        served.page(phone_cookie, path) as phone_page,
+    ):
+        first_event(laptop_page)
+        first_event(phone_page)
+        [(code, _)] = closed_within(sign_out, laptop_page)
+        assert code == 4401
+        with db.read_session() as session:
+            incident = incidents.get_incident(session, incident_id)
+        factories.entry(db, cleared, incident, text="Fortsatt her.")
+        assert "Fortsatt her." in wait_for(phone_page, "Fortsatt her.")
+
+
 # --- tokens -----------------------------------------------------------------------------------
 
 

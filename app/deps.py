@@ -15,7 +15,6 @@ between dependencies.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
@@ -34,7 +33,6 @@ from app.i18n import N_
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 
-log = logging.getLogger("samvirke")
 SESSION_COOKIE = "samvirke_session"
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -130,15 +128,7 @@ def _token_credential(session: Session, token: str) -> Credential:
 def record_use(db: Database, token: str, found: Credential, background: BackgroundTasks) -> None:
     """Record the token's use after the answer has gone, if it is due (accounts/tokens.py)."""
     if found.token_id is not None and tokens.claim_touch(found, token):
-        background.add_task(_touch, db, found.token_id)
-
-
-def _touch(db: Database, token_id: int) -> None:
-    try:
-        with db.write_session() as session:
-            tokens.touch(session, token_id=token_id)
-    except Exception as exc:  # noqa: BLE001 - a missed "last used" is no reason to fail
-        log.warning("could not record the use of API token %s: %s", token_id, exc)
+        background.add_task(tokens.touch_now, db, found.token_id)
 
 
 def api_credential(

@@ -1,4 +1,4 @@
-"""Account use cases: first administrator, invites, sign-in sessions, API tokens.
+"""Account use cases: first administrator, invites, sign-in sessions (API tokens: tokens.py).
 
 There is no self-registration: the first administrator comes from a set-up link printed on
 the console while no user exists; everyone else is invited by an administrator.
@@ -10,12 +10,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 from functools import lru_cache
-from typing import TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from app.accounts.access import Credential, account_changed
 from app.accounts.models import (
@@ -31,7 +30,6 @@ from app.db import utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
-M = TypeVar("M", bound=SQLModel)
 
 
 @lru_cache(maxsize=1)

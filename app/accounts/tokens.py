@@ -13,6 +13,7 @@ append's transaction and its write lock.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime, timedelta
@@ -24,10 +25,11 @@ from sqlmodel import Session, SQLModel, col, select
 from app.accounts.access import Credential, account_changed
 from app.accounts.models import ApiToken, ApiTokenPublic, User
 from app.accounts.service import _digest, _new_secret
-from app.db import utcnow
+from app.db import Database, utcnow
 from app.errors import Invalid, NotFound
 
 M = TypeVar("M", bound=SQLModel)
+log = logging.getLogger("samvirke")
 
 LAST_USED_EVERY = 60.0  # seconds: how stale `last_used_at` may be
 
@@ -130,6 +132,16 @@ def claim_touch(found: Credential, raw: str) -> bool:
             _claims.clear()
         _claims[key] = clock
     return True
+
+
+def touch_now(db: Database, token_id: int) -> None:
+    """`touch` in a write transaction of its own (after an answer, beside a socket). A failure
+    is logged, not raised: a missed "last used" is no reason for anything else to fail."""
+    try:
+        with db.write_session() as session:
+            touch(session, token_id=token_id)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not record the use of API token %s: %s", token_id, exc)
 
 
 def touch(session: Session, *, token_id: int) -> None:

@@ -133,15 +133,7 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
 
 def _record_use(hub: Hub, db: Database, token_id: int) -> None:
     """The token's last use, written beside the socket, not before it opens (no wait)."""
-
-    def touch() -> None:
-        try:
-            with db.write_session() as session:
-                tokens.touch(session, token_id=token_id)
-        except Exception as exc:  # noqa: BLE001 - a missed "last used" is no reason to fail
-            log.warning("live: could not record the use of token %s: %s", token_id, exc)
-
-    recording = asyncio.ensure_future(hub.read(touch))
+    recording = asyncio.ensure_future(hub.read(tokens.touch_now, db, token_id))
     _recording.add(recording)  # a task nobody refers to may be collected before it is done
     recording.add_done_callback(_recording.discard)
 

@@ -8,6 +8,7 @@ on a fresh data folder.
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -15,11 +16,11 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
 
-from app.accounts import recovery
+from app.accounts import recovery, tokens
 from app.accounts import service as accounts
 from app.accounts.models import Role, UserCreate
 from app.config import get_settings
-from app.db import Database, normalise_url
+from app.db import Database, normalise_url, utcnow
 from app.errors import DomainError
 from app.incidents import service as incidents
 from app.log import service as log_service
@@ -176,16 +177,60 @@ def users_reset_password(
 def tokens_create(
     email: Annotated[str, typer.Option(help="The user the token acts as.")],
     name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Stops working after this many days (default: never)."),
+    ] = None,
 ) -> None:
     """Create an API token; it is printed once, alone on the last line."""
+    expires = None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days)
     db = _database()
     with db.write_session() as session:
         user = accounts.get_user_by_email(session, email)
         if user is None:
             raise _fail(f"no user with the e-mail {email}")
-        raw = accounts.create_api_token(session, user=user, name=name)
-    typer.echo(f"API token for {user.email} (shown once, keep it safe):", err=True)
+        raw = tokens.create_api_token(session, user=user, name=name, expires_at=expires)
+    until = f", expires {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
+    typer.echo(f"API token for {user.email}{until} (shown once, keep it safe):", err=True)
     typer.echo(raw)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+
+
+@tokens_cli.command("list")
+def tokens_list(
+    email: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+) -> None:
+    """List API tokens, newest first: id, user, name, state, created, last used, expires (UTC)."""
+    db = _database()
+    with db.read_session() as session:
+        user_id = None
+        if email is not None:
+            user = accounts.get_user_by_email(session, email)
+            if user is None:
+                raise _fail(f"no user with the e-mail {email}")
+            user_id = user.id
+        listed = tokens.list_api_tokens(session, user_id=user_id)
+    typer.echo("id\tuser\tname\tstate\tcreated\tlast used\texpires")
+    for t in listed:
+        times = "\t".join(_when(m) for m in (t.created_at, t.last_used_at, t.expires_at))
+        typer.echo(f"{t.id}\t{t.user_email}\t{t.name}\t{t.state}\t{times}")
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `tokens list`).")],
+) -> None:
+    """Revoke an API token at once: requests with it get 401, its open sockets close."""
+    db = _database()
+    with db.write_session() as session:
+        try:
+            token = tokens.revoke_api_token(session, actor=None, token_id=token_id)
+        except DomainError as exc:
+            raise _fail(str(exc)) from exc
+    typer.echo(f"revoked token {token.id} ({token.name}) of {token.user_email}")
 
 
 @cli.command()

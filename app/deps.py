@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
 from anyio import CapacityLimiter
-from fastapi import Depends, Path, Request
+from fastapi import BackgroundTasks, Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
-from app.accounts import service as accounts
+from app.accounts import tokens
+from app.accounts.access import Credential
 from app.accounts.models import User
 from app.config import Settings
 from app.db import INT_MAX, Database
@@ -129,15 +130,32 @@ BearerToken = Annotated[str, Depends(bearer_token)]
 _INVALID_TOKEN = N_("The bearer token is not valid or has been revoked.")
 
 
-def _token_user(session: Session, token: str) -> User:
-    user = accounts.token_user(session, token)
-    if user is None:
+def _token_credential(session: Session, token: str) -> Credential:
+    found = tokens.token_credential(session, token)
+    if found is None:
         raise AuthRequired(_INVALID_TOKEN)
-    return user
+    return found
 
 
-def api_user(request: Request, session: DbSession, token: BearerToken) -> User:
-    return look_up(request, session, lambda s: _token_user(s, token))
+def record_use(db: Database, token: str, found: Credential, background: BackgroundTasks) -> None:
+    """Record the token's use after the answer has gone, if it is due (accounts/tokens.py)."""
+    if found.token_id is not None and tokens.claim_touch(found, token):
+        background.add_task(tokens.touch_now, db, found.token_id)
+
+
+def api_credential(
+    request: Request, session: DbSession, token: BearerToken, background: BackgroundTasks
+) -> Credential:
+    found = look_up(request, session, lambda s: _token_credential(s, token))
+    record_use(request.app.state.db, token, found, background)
+    return found
+
+
+ApiCredential = Annotated[Credential, Depends(api_credential)]
+
+
+def api_user(found: ApiCredential) -> User:
+    return found.user
 
 
 ApiUser = Annotated[User, Depends(api_user)]
@@ -150,14 +168,17 @@ def api_incident(request: Request, session: DbSession, incident_id: IncidentId) 
 ApiIncident = Annotated[Incident, Depends(api_incident)]
 
 
-def token_user_only(db: Database, token: str) -> User:
+def token_user_only(db: Database, token: str) -> Credential:
     """The token's user (401 if none), in a short read session of its own."""
     with db.read_session(snapshot=False) as session:
-        return _token_user(session, token)
+        return _token_credential(session, token)
 
 
-def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple[User, Incident]:
-    """The token's user and the incident, read in one query, in a short read session of their own.
+def token_user_and_incident(
+    db: Database, token: str, incident_id: int
+) -> tuple[Credential, Incident]:
+    """The token's user (with the token's id and last use) and the incident, read in one query,
+    in a short read session of their own.
 
     Not a dependency: a blocking call for an endpoint that does all its blocking work in one
     thread-pool call, and then writes in a session of its own. Both objects are detached when
@@ -165,13 +186,13 @@ def token_user_and_incident(db: Database, token: str, incident_id: int) -> tuple
     (`lock_incident`), so nothing read here is trusted for the write.
     """
     with db.read_session(snapshot=False) as session:  # a lookup: no BEGIN needed
-        found = accounts.token_user_and(session, token, Incident, incident_id)
+        found = tokens.token_user_and(session, token, Incident, incident_id)
         if found is None:
             raise AuthRequired(_INVALID_TOKEN)
-        user, incident = found
+        credential, incident = found
         if incident is None:
             incident = incidents.get_incident(session, incident_id)  # the 404
-        return user, incident
+        return credential, incident
 
 
 def reader_language(conn: HTTPConnection) -> str:

@@ -27,6 +27,7 @@ from app.headers import SecurityHeaders
 from app.live import pages as live_pages
 from app.live import ws as live_ws
 from app.live.bus import PostgresBus
+from app.live.guard import Guard
 from app.live.hub import Hub
 from app.web import assets
 from app.web.render import env as templates_env
@@ -63,18 +64,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     hub = Hub(db)
+    guard = Guard(db, hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         announce_setup(db, settings)
         await to_thread.run_sync(assets.load)  # hash and gzip the static files before serving
         await hub.start()
-        bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake)
+        await guard.start()
+        bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake, guard.changed)
         if bus is not None:
             await bus.start()
         yield
         if bus is not None:
             await bus.stop()
+        await guard.stop()
         await hub.stop()
         db.dispose()
 
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.hub = hub
+    app.state.guard = guard
     app.state.secret_key = settings.resolved_secret_key()
 
     @app.exception_handler(DomainError)

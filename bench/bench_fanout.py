@@ -71,6 +71,7 @@ GOALS = {
 
 def make_user_and_incident(database_url: str, title: str) -> tuple[str, int, int]:
     from app.accounts import service as accounts
+    from app.accounts import tokens
     from app.accounts.models import Role, UserCreate
     from app.db import Database
     from app.incidents import service as incidents
@@ -86,7 +87,7 @@ def make_user_and_incident(database_url: str, title: str) -> tuple[str, int, int
                     data=UserCreate(email="bench@example.no", name="Benk", role=Role.staff),
                 )
         with db.write_session() as session:
-            token = accounts.create_api_token(session, user=user, name="fanout bench")
+            token = tokens.create_api_token(session, user=user, name="fanout bench")
         with db.write_session() as session:
             incident = incidents.open_incident(
                 session, actor=user, data=IncidentCreate(title=title)

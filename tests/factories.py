@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.accounts import service as accounts
+from app.accounts import tokens
 from app.accounts.models import Role, User, UserCreate
 from app.db import Database
 from app.incidents import service as incidents
@@ -39,7 +40,7 @@ def account(
             password=password,
         )
     with db.write_session() as session:
-        token = accounts.create_api_token(session, user=user, name="tests")
+        token = tokens.create_api_token(session, user=user, name="tests")
     return Account(user=user, token=token, email=email, password=password)
 
 

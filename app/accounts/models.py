@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
 from pydantic import Field as PField
 from sqlmodel import Column, Field, SQLModel
 
@@ -20,6 +20,12 @@ from app.text import clean_text
 class Role(StrEnum):
     admin = "admin"
     staff = "staff"
+
+
+class TokenState(StrEnum):
+    active = "active"
+    expired = "expired"
+    revoked = "revoked"
 
 
 class User(SQLModel, table=True):
@@ -64,6 +70,58 @@ class ApiToken(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Recorded at most once a minute per token (accounts/tokens.py), so it is that coarse.
+    last_used_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+    def state(self, now: datetime) -> TokenState:
+        if self.revoked_at is not None:
+            return TokenState.revoked
+        if self.expires_at is not None and self.expires_at <= now:
+            return TokenState.expired
+        return TokenState.active
+
+
+class ApiTokenCreate(BaseModel):
+    """A new API token for yourself: what it is for, and when it stops working (if ever)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = PField(min_length=1, max_length=120, description="What the token is for.")
+    expires_at: datetime | None = PField(
+        default=None, description="When it stops working (UTC; in the future); none: never."
+    )
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _clean(cls, value: object) -> object:
+        return clean_text(value)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2027-01-31T12:00:00Z")
+        return value
+
+
+class ApiTokenPublic(BaseModel):
+    """A token as listed: never its secret, which is shown once, when it is made."""
+
+    id: int
+    user_id: int
+    user_email: str
+    name: str
+    state: TokenState
+    created_at: datetime
+    last_used_at: datetime | None = PField(description="Updated at most once a minute.")
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenPublic):
+    token: str = PField(description="The secret: shown only in this answer, keep it safe.")
 
 
 class Invite(SQLModel, table=True):

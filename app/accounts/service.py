@@ -1,4 +1,4 @@
-"""Account use cases: first administrator, invites, sign-in sessions, API tokens.
+"""Account use cases: first administrator, invites, sign-in sessions (API tokens: tokens.py).
 
 There is no self-registration: the first administrator comes from a set-up link printed on
 the console while no user exists; everyone else is invited by an administrator.
@@ -11,15 +11,15 @@ import secrets
 import unicodedata
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pwdlib import PasswordHash
-from sqlalchemy import CursorResult, Select, bindparam, func, inspect, text, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import CursorResult, func, text, update
+from sqlmodel import Session, col, select
 
+from app.accounts.access import Credential, account_changed
 from app.accounts.models import (
-    ApiToken,
     FirstAdmin,
     Invite,
     PasswordSet,
@@ -32,7 +32,6 @@ from app.db import is_id, utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
-M = TypeVar("M", bound=SQLModel)
 
 
 @lru_cache(maxsize=1)
@@ -187,6 +186,8 @@ def update_user(
         if not active:
             _delete_sessions(session, user)
     session.add(user)
+    assert user.id is not None
+    account_changed(session, user.id)  # open sockets re-check at once (accounts/access.py)
     session.commit()
     return user
 
@@ -227,76 +228,38 @@ def start_session(session: Session, *, user: User, days: int) -> str:
 
 def session_user(session: Session, raw: str) -> User | None:
     """The signed-in user of a cookie, or None if it is unknown, expired or the user is barred."""
+    found = session_credential(session, raw)
+    return None if found is None else found.user
+
+
+def session_credential(session: Session, raw: str) -> Credential | None:
+    """`session_user`, with when the session ends (a page socket closes then)."""
     row = session.get(UserSession, _digest(raw))
-    if row is None or row.expires_at < utcnow():
+    if row is None or row.expires_at <= utcnow():
         return None
     user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    return Credential(user, row.expires_at) if user is not None and user.active else None
 
 
 def end_session(session: Session, *, raw: str) -> None:
     row = session.get(UserSession, _digest(raw))
     if row is not None:
         session.delete(row)
+        account_changed(session, row.user_id)  # its page sockets close
         session.commit()
 
 
 def end_all_sessions(session: Session, *, user: User) -> None:
-    """Sign out everywhere: every browser of this user must sign in again."""
+    """Sign out everywhere: every browser of this user must sign in again, open pages too."""
     _delete_sessions(session, user)
     session.commit()
 
 
 def _delete_sessions(session: Session, user: User) -> None:
+    assert user.id is not None
     for row in session.exec(select(UserSession).where(UserSession.user_id == user.id)):
         session.delete(row)
-
-
-# --- API tokens ------------------------------------------------------------------------------
-
-
-def create_api_token(session: Session, *, user: User, name: str = "api") -> str:
-    assert user.id is not None
-    raw, digest = _new_secret("smv_")
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=digest))
-    session.commit()
-    return raw
-
-
-# Built once: every API request runs it.
-_TOKEN_USER = (
-    select(User)
-    .join(ApiToken, col(ApiToken.user_id) == col(User.id))
-    .where(
-        col(ApiToken.token_hash) == bindparam("token_hash"),
-        col(ApiToken.revoked_at).is_(None),
-        col(User.active),
-    )
-)
-
-
-def token_user(session: Session, raw: str) -> User | None:
-    """The active user of a valid, unrevoked API token: one query on the token's SHA-256."""
-    return session.exec(_TOKEN_USER, params={"token_hash": _digest(raw)}).first()
-
-
-_TOKEN_USER_AND: dict[type[SQLModel], Select[tuple[User, Any]]] = {}
-
-
-def token_user_and(
-    session: Session, raw: str, model: type[M], key: int
-) -> tuple[User, M | None] | None:
-    """`token_user`, and in the same query the `model` row whose id is `key` (None if none).
-
-    One round trip for a request that needs both the caller and the thing it addresses.
-    """
-    statement = _TOKEN_USER_AND.get(model)
-    if statement is None:
-        id_column = inspect(model).primary_key[0]
-        statement = _TOKEN_USER.add_columns(model).outerjoin(model, id_column == bindparam("key"))
-        statement = _TOKEN_USER_AND.setdefault(model, statement)
-    row = session.execute(statement, {"token_hash": _digest(raw), "key": key}).first()
-    return None if row is None else (row[0], row[1])
+    account_changed(session, user.id)
 
 
 # --- invites ---------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from app.accounts.access import Credential
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.db import INT_MAX, Database
@@ -23,6 +24,7 @@ from app.deps import (
     WriteLimiter,
     bearer_of,
     reader_language,
+    record_use,
     token_user_and_incident,
     token_user_only,
 )
@@ -74,6 +76,7 @@ async def append_entry(
     token: BearerToken,
     incident_id: IncidentId,
     data: LogEntryCreate,
+    background: BackgroundTasks,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -89,15 +92,18 @@ async def append_entry(
 
     The hot path, so its blocking work is two thread-pool calls: the caller's lookup before the
     body is read (`CallerFirst`), and the write (`_append`); sync dependencies and a sync
-    endpoint would cost one call each, and one more to check the answer.
+    endpoint would cost one call each, and one more to check the answer. The token's last use
+    is recorded after the answer, at most once a minute (`record_use`).
     """
-    caller: tuple[User, Incident] | None = getattr(request.state, "caller", None)
+    caller: tuple[Credential, Incident] | None = getattr(request.state, "caller", None)
     if caller is None:  # an id spelt in a way only FastAPI reads (`+1`): look up now
         caller = await to_thread.run_sync(token_user_and_incident, db, token, incident_id)
-    user, incident = caller
-    return await to_thread.run_sync(
-        _append, db, user, incident, data, idempotency_key, limiter=limiter
+    found, incident = caller
+    entry = await to_thread.run_sync(
+        _append, db, found.user, incident, data, idempotency_key, limiter=limiter
     )
+    record_use(db, token, found, background)
+    return entry
 
 
 router.add_api_route(

@@ -1,9 +1,10 @@
-"""The bus carries wake-ups between instances: (incident id, seq), never the events themselves.
+"""The bus carries wake-ups between instances: (incident id, seq), never the events themselves,
+and the ids of users whose access changed (for the guard, live/guard.py).
 
-On SQLite there is one instance and the commit hook in app.db wakes the hub directly, so no
-bus runs. On PostgreSQL each instance LISTENs on the channel that the write path NOTIFYs inside
-its transaction; the listener reconnects with backoff, and the hub's periodic re-check covers
-whatever was said while it was away.
+On SQLite there is one instance and the commit hook in app.db wakes the hub and the guard
+directly, so no bus runs. On PostgreSQL each instance LISTENs on the channels that the writers
+NOTIFY inside their transactions; the listener reconnects with backoff, and the hub's periodic
+re-check (the heartbeats' for access) covers whatever was said while it was away.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Callable
 
 import psycopg
 
-from app.db import NOTIFY_CHANNEL
+from app.db import ACCOUNTS_CHANNEL, NOTIFY_CHANNEL
 
 log = logging.getLogger("samvirke.live")
 
 Wake = Callable[[int, int], None]
+AccountsChanged = Callable[[frozenset[int]], None]
 
 
 def _libpq_url(url: str) -> str:
@@ -26,9 +28,10 @@ def _libpq_url(url: str) -> str:
 
 
 class PostgresBus:
-    def __init__(self, url: str, wake: Wake) -> None:
+    def __init__(self, url: str, wake: Wake, accounts_changed: AccountsChanged) -> None:
         self.url = _libpq_url(url)
         self.wake = wake
+        self.accounts_changed = accounts_changed
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
@@ -50,10 +53,11 @@ class PostgresBus:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    await conn.execute(f"LISTEN {ACCOUNTS_CHANNEL}")
                     self.listening.set()
                     delay = 0.5
                     async for notify in conn.notifies():
-                        self._dispatch(notify.payload)
+                        self._dispatch(notify.channel, notify.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: wait, reconnect, re-check
@@ -62,9 +66,12 @@ class PostgresBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    def _dispatch(self, payload: str) -> None:
-        incident, _, seq = payload.partition(":")
+    def _dispatch(self, channel: str, payload: str) -> None:
         try:
+            if channel == ACCOUNTS_CHANNEL:
+                self.accounts_changed(frozenset({int(payload)}))
+                return
+            incident, _, seq = payload.partition(":")
             self.wake(int(incident), int(seq))
         except ValueError:
-            log.warning("live bus: ignored malformed payload %r", payload)
+            log.warning("live bus: ignored malformed payload %r on %s", payload, channel)

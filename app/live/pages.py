@@ -1,8 +1,9 @@
 """The pages' WebSockets: the incident page and the incident list, as htmx fragments.
 
 The same rules as the programs' socket (`live/ws.py`, whose `serve` runs these too), with a
-browser's credentials: the session cookie instead of a bearer token, checked again at every
-heartbeat (sign-out everywhere closes the socket with 4401), and an Origin that must be present
+browser's credentials: the session cookie instead of a bearer token, checked again at once when
+the user's access changes and at every heartbeat (signing out closes the socket with 4401, a
+change of clearance or role with 4403), and an Origin that must be present
 and our own — a browser always sends one, and a socket opened by a foreign page would carry the
 user's cookie. Resume is `?after=N`: live.js reopens with the last seq it applied, so a
 reconnect gets exactly what it missed. Messages are documented in docs/live.md.
@@ -17,17 +18,17 @@ from fastapi import APIRouter, WebSocket
 from app.accounts.viewer import Viewer
 from app.config import Settings
 from app.live.events import IncidentList
+from app.live.guard import Admitted
 from app.live.hub import Hub
 from app.live.render import incident_message, list_message
 from app.live.subscriber import Subscriber
 from app.live.ws import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHORIZED,
-    CredentialRechecks,
     IncidentFeed,
     accept_from,
     accept_incident,
-    credential_user,
+    admit,
     origin_allowed,
     serve,
 )
@@ -60,22 +61,24 @@ class ListFeed:
         listing = await self.hub.read(self.hub.load_list)
         if listing.version <= last:
             return last
+        if subscriber.held:  # its rights are being re-checked: go on once released
+            subscriber.behind = True
+            return last
         await websocket.send_text(subscriber.render(listing, subscriber.viewer))
         return listing.version
 
 
-async def _admit(websocket: WebSocket) -> tuple[Viewer, str, str] | None:
-    """The reader (viewer, language, session cookie), or None after refusing the handshake."""
+async def _admit(websocket: WebSocket) -> tuple[Viewer, str, Admitted] | None:
+    """The reader (viewer, language, session), or None after refusing the handshake."""
     if websocket.headers.get("origin") is None or not origin_allowed(websocket):
         await websocket.close(code=CLOSE_FORBIDDEN)
         return None
-    state = websocket.app.state
-    raw = websocket.cookies.get(SESSION_COOKIE)
-    user = await credential_user(state.hub, state.db, "session", raw) if raw else None
-    if raw is None or user is None:
+    admitted = await admit(websocket, "session", websocket.cookies.get(SESSION_COOKIE))
+    if admitted is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return None
-    return Viewer.of(user), language_of(websocket, user), raw
+    user = admitted.credential.user
+    return Viewer.of(user), language_of(websocket, user), admitted
 
 
 @router.websocket("/live/incidents/{incident_id}")
@@ -84,7 +87,7 @@ async def incident_page(websocket: WebSocket, incident_id: int, after: int = 0) 
     admitted = await _admit(websocket)
     if admitted is None:
         return
-    viewer, lang, raw = admitted
+    viewer, lang, session = admitted
     settings: Settings = websocket.app.state.settings
     if not await accept_incident(websocket, incident_id, after):
         return
@@ -97,7 +100,7 @@ async def incident_page(websocket: WebSocket, incident_id: int, after: int = 0) 
             key=("page", viewer.audience, lang),
             render=partial(incident_message, lang=lang, zone=settings.zone),
         ),
-        still_valid=partial(CredentialRechecks.of(websocket, "session").still_valid, raw, viewer),
+        admitted=session,
     )
 
 
@@ -107,7 +110,7 @@ async def incident_list(websocket: WebSocket, after: int = 0) -> None:
     admitted = await _admit(websocket)
     if admitted is None:
         return
-    viewer, lang, raw = admitted
+    viewer, lang, session = admitted
     settings: Settings = websocket.app.state.settings
     hub: Hub = websocket.app.state.hub
     if not await accept_from(websocket, after, await hub.read(hub.list_version)):
@@ -121,5 +124,5 @@ async def incident_list(websocket: WebSocket, after: int = 0) -> None:
             key=("list", lang),
             render=partial(list_message, lang=lang, zone=settings.zone),
         ),
-        still_valid=partial(CredentialRechecks.of(websocket, "session").still_valid, raw, viewer),
+        admitted=session,
     )

@@ -7,7 +7,8 @@ thousand socket writes and no task switches. A send that has to wait (a slow rea
 its transport's buffer) is handed to the sender task to finish, and what comes next queues
 behind it. The queue is bounded: past QUEUE_MAX the subscriber is `behind`, forgets the queue
 and catches up from the database, so a stalled client neither slows the others nor grows
-memory.
+memory. A subscriber whose viewer's access is being re-checked is `held` (live/guard.py): what
+is offered meanwhile only queues, and goes out once released, or never if the socket closes.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ class Subscriber(Generic[Item]):
     behind: bool = False
     unfinished: Awaitable[None] | None = None
     failed: Exception | None = None
+    held: bool = False
     _parked: asyncio.Future[None] | None = None
 
     def offer(self, seq: int, message: str) -> None:
         if self.behind or self.failed is not None:
             return
-        parked = self._parked
+        parked = None if self.held else self._parked
         if parked is not None and not parked.done() and self.send is not None and self._next(seq):
             try:
                 rest = start(self.send(message))
@@ -73,9 +75,21 @@ class Subscriber(Generic[Item]):
     def _next(self, seq: int) -> bool:
         return seq == self.last + 1 if self.contiguous else seq > self.last
 
+    def hold(self) -> None:
+        """Send nothing more until `release`: the viewer's rights are being looked at again."""
+        self.held = True
+
+    def release(self) -> None:
+        self.held = False
+        if self._parked is not None and not self._parked.done() and self._has_work():
+            self._parked.set_result(None)
+
+    def _has_work(self) -> bool:
+        return bool(self.pending) or self.behind or self.unfinished is not None
+
     async def wait(self) -> None:
-        """Park the sender task until there is something for it to do."""
-        if self.pending or self.behind or self.unfinished is not None or self.failed is not None:
+        """Park the sender task until there is something for it to do (and it may)."""
+        if self.failed is not None or (not self.held and self._has_work()):
             return
         self._parked = asyncio.get_running_loop().create_future()
         try:

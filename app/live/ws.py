@@ -6,7 +6,9 @@ socket is closed before the handshake completes, which the client sees as HTTP 4
 
 `serve` runs every accepted socket, the programs' JSON one here and the pages' HTML ones in
 `live/pages.py`: what differs is the `Feed` (which hub room, how to catch up from the database)
-and the subscriber's renderer, never the replay, gap and heartbeat rules.
+and the subscriber's renderer, never the replay, gap and heartbeat rules. While it runs, the
+socket is known to the guard (`live/guard.py`), which closes it at once when its user's access
+changes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
@@ -23,16 +26,15 @@ from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, WebSocket
-from sqlmodel import Session
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
-from app.accounts import service as accounts
-from app.accounts.models import User
+from app.accounts import tokens
 from app.accounts.viewer import Viewer
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.deps import reader_language
 from app.live.events import LiveEvent, event_json, head_seq
+from app.live.guard import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, Admitted, Guard, Watch
 from app.live.hub import Hub
 from app.live.subscriber import Subscriber
 
@@ -40,11 +42,9 @@ router = APIRouter()
 log = logging.getLogger("samvirke.live")
 
 HEARTBEAT_SECONDS = 15.0
-RECHECK_WINDOW = 0.25  # seconds that credential re-checks wait to share one read
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_AHEAD = 4409  # `after` is beyond the newest event: the client has another history
+__all__ = ["CLOSE_FORBIDDEN", "CLOSE_UNAUTHORIZED", "serve"]
 
 
 async def accept_from(websocket: WebSocket, after: int, newest: int) -> bool:
@@ -82,72 +82,10 @@ def _bearer(websocket: WebSocket) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-Lookup = Callable[[Session, str], User | None]
-LOOKUPS: dict[str, Lookup] = {"token": accounts.token_user, "session": accounts.session_user}
-
-
-async def credential_user(hub: Hub, db: Database, kind: str, raw: str) -> User | None:
-    """The user of a bearer token (`kind` "token") or a session cookie ("session"), if valid."""
-
-    def check() -> User | None:
-        with db.read_session() as session:
-            return LOOKUPS[kind](session, raw)
-
-    return await hub.read(check)
-
-
-class CredentialRechecks:
-    """The heartbeats' credential re-checks, coalesced: one read for all credentials due together.
-
-    A thousand open sockets re-checked one by one cost a thousand read transactions per
-    heartbeat period, each in a worker thread competing with the fan-out for the GIL. Here every
-    check asked for within RECHECK_WINDOW shares one session. If that read fails, the sockets
-    stay open (a database hiccup must not log everyone out); the next heartbeat asks again.
-    One instance per kind of credential: bearer tokens, session cookies.
-    """
-
-    def __init__(self, hub: Hub, db: Database, lookup: Lookup) -> None:
-        self.hub, self.db, self.lookup = hub, db, lookup
-        self.waiting: dict[str, list[asyncio.Future[Viewer | None | bool]]] = {}
-        self.flush: asyncio.Task[None] | None = None
-
-    @classmethod
-    def of(cls, websocket: WebSocket, kind: str) -> CredentialRechecks:
-        state = websocket.app.state
-        if not hasattr(state, "live_rechecks"):
-            state.live_rechecks = {}
-        checks: CredentialRechecks | None = state.live_rechecks.get(kind)
-        if checks is None:
-            checks = state.live_rechecks[kind] = cls(state.hub, state.db, LOOKUPS[kind])
-        return checks
-
-    async def still_valid(self, raw: str, viewer: Viewer) -> bool:
-        future: asyncio.Future[Viewer | None | bool] = asyncio.get_running_loop().create_future()
-        self.waiting.setdefault(raw, []).append(future)
-        if self.flush is None:
-            self.flush = asyncio.create_task(self._flush())
-        now = await future
-        return now is True or now == viewer
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(RECHECK_WINDOW)
-        batch, self.waiting, self.flush = self.waiting, {}, None
-
-        def read() -> dict[str, Viewer | None]:
-            with self.db.read_session() as session:
-                users = {raw: self.lookup(session, raw) for raw in batch}
-            return {raw: Viewer.of(user) if user else None for raw, user in users.items()}
-
-        found: dict[str, Viewer | None | bool]
-        try:
-            found = dict(await self.hub.read(read))
-        except Exception:
-            log.exception("live: credential re-check failed; sockets stay open until the next")
-            found = dict.fromkeys(batch, True)
-        for raw, futures in batch.items():
-            for future in futures:
-                if not future.done():
-                    future.set_result(found[raw])
+async def admit(websocket: WebSocket, kind: str, raw: str | None) -> Admitted | None:
+    """What a bearer token (`kind` "token") or a session cookie ("session") stands for now."""
+    guard: Guard = websocket.app.state.guard
+    return None if raw is None else await guard.admit(kind, raw)
 
 
 async def accept_incident(websocket: WebSocket, incident_id: int, after: int) -> bool:
@@ -175,12 +113,14 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
     if not origin_allowed(websocket):
         await websocket.close(code=CLOSE_FORBIDDEN)
         return
-    token = _bearer(websocket)
-    user = await credential_user(hub, db, "token", token) if token else None
-    if token is None or user is None:
+    admitted = await admit(websocket, "token", _bearer(websocket))
+    if admitted is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    viewer, lang = Viewer.of(user), reader_language(websocket)
+    if tokens.claim_touch(admitted.credential, admitted.raw):
+        assert admitted.credential.token_id is not None
+        _record_use(hub, db, admitted.credential.token_id)
+    viewer, lang = Viewer.of(admitted.credential.user), reader_language(websocket)
     if not await accept_incident(websocket, incident_id, after):
         return
     await serve(
@@ -192,8 +132,18 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
             key=("json", viewer.audience, lang),
             render=partial(event_json, lang=lang),
         ),
-        still_valid=partial(CredentialRechecks.of(websocket, "token").still_valid, token, viewer),
+        admitted=admitted,
     )
+
+
+def _record_use(hub: Hub, db: Database, token_id: int) -> None:
+    """The token's last use, written beside the socket, not before it opens (no wait)."""
+    recording = asyncio.ensure_future(hub.read(tokens.touch_now, db, token_id))
+    _recording.add(recording)  # a task nobody refers to may be collected before it is done
+    recording.add_done_callback(_recording.discard)
+
+
+_recording: set[asyncio.Future[None]] = set()
 
 
 class Feed(Protocol):
@@ -233,6 +183,9 @@ class IncidentFeed:
             if not events:
                 return last
             for event in events:
+                if subscriber.held:  # its rights are being re-checked: go on once released
+                    subscriber.behind = True
+                    return last
                 await websocket.send_text(render(event, viewer))
                 last = event.seq
 
@@ -243,14 +196,16 @@ async def serve(
     feed: Feed,
     after: int,
     subscriber: Subscriber[Any],
-    still_valid: Callable[[], Awaitable[bool]],
+    admitted: Admitted,
 ) -> None:
     """Run an accepted socket until either side ends it.
 
     Three tasks share the socket: `_send` (replay, then live), `_drain` (notices the client
     leaving) and `_heartbeat` (on its own clock, so a busy incident cannot postpone the check
-    of the credentials). Whichever ends first ends the others.
+    of the credentials; woken at once by the guard). Whichever ends first ends the others.
     """
+    guard: Guard = websocket.app.state.guard
+    watch = guard.watch(admitted, subscriber)
     await feed.subscribe(subscriber)
     try:
         async with anyio.create_task_group() as group:
@@ -261,10 +216,11 @@ async def serve(
 
             group.start_soon(run, partial(_send, websocket, feed, after, subscriber))
             group.start_soon(run, partial(_drain, websocket))
-            group.start_soon(run, partial(_heartbeat, websocket, still_valid))
+            group.start_soon(run, partial(_heartbeat, websocket, guard, watch))
     except* (WebSocketDisconnect, WebSocketDisconnected, OSError):
         pass  # the client went away mid-send
     finally:
+        guard.remove(watch)
         feed.unsubscribe(subscriber)
 
 
@@ -279,21 +235,40 @@ async def _drain(websocket: WebSocket) -> None:
         return
 
 
-async def _heartbeat(websocket: WebSocket, still_valid: Callable[[], Awaitable[bool]]) -> None:
-    """Every HEARTBEAT_SECONDS: close the socket if its credentials ended, else say we are here.
+async def _heartbeat(websocket: WebSocket, guard: Guard, watch: Watch) -> None:
+    """Close the socket when its credential ends or its rights change, else say we are here.
 
-    The first beat comes after a random part of the period, so that sockets opened together
-    (a reconnect storm after a restart) do not check their credentials in one burst.
+    The guard wakes this at once on an account change of the socket's user (the subscriber is
+    then held until the re-check has answered); the credential's expiry wakes it too; and every
+    HEARTBEAT_SECONDS it re-checks anyway (a change no bus carried) and sends a heartbeat. The
+    first beat comes after a random part of the period, so that sockets opened together (a
+    reconnect storm after a restart) do not check their credentials in one burst.
     """
-    await asyncio.sleep(HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
+    loop = asyncio.get_running_loop()
+    beat = loop.time() + HEARTBEAT_SECONDS * random.uniform(0.5, 1.0)
     while True:
-        if not await still_valid():
-            await websocket.close(code=CLOSE_UNAUTHORIZED)
-            return
-        await websocket.send_text(
-            json.dumps({"type": "heartbeat", "time": datetime.now(UTC).isoformat()})
-        )
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        wake = beat
+        if watch.expires_at is not None:
+            wake = min(wake, loop.time() + (watch.expires_at - utcnow()).total_seconds())
+        with suppress(TimeoutError):
+            async with asyncio.timeout_at(wake):
+                await watch.changed.wait()
+        changed, due = watch.changed.is_set(), loop.time() >= beat
+        watch.changed.clear()
+        expired = watch.expires_at is not None and watch.expires_at <= utcnow()
+        if changed or due or expired:
+            code = await guard.verdict(watch, urgent=changed)
+            if code is not None:
+                watch.subscriber.hold()
+                await websocket.close(code=code)
+                return
+            if not watch.changed.is_set():  # else another change came meanwhile: ask again
+                watch.subscriber.release()
+        if due:
+            await websocket.send_text(
+                json.dumps({"type": "heartbeat", "time": datetime.now(UTC).isoformat()})
+            )
+            beat = loop.time() + HEARTBEAT_SECONDS
 
 
 async def _send(websocket: WebSocket, feed: Feed, after: int, subscriber: Subscriber[Any]) -> None:
@@ -310,11 +285,13 @@ async def _send(websocket: WebSocket, feed: Feed, after: int, subscriber: Subscr
         if subscriber.unfinished is not None:
             rest, subscriber.unfinished = subscriber.unfinished, None
             await rest
+        if subscriber.held:
+            continue  # its rights are being re-checked: `wait` parks until released
         if subscriber.behind:
             subscriber.behind = False
             subscriber.last = await feed.catch_up(websocket, subscriber.last, subscriber)
             continue
-        while pending and not subscriber.behind:
+        while pending and not subscriber.behind and not subscriber.held:
             seq, message = pending.popleft()
             if seq <= subscriber.last:
                 continue  # already sent by a catch-up

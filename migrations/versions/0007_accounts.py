@@ -4,7 +4,7 @@ Like invites, only the SHA-256 of the link's secret is stored; `used_at` makes i
 `created_by_id` is empty for a link made on the server's console (`samvirke users reset-password`).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 17:30:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from app.db import UTCDateTime
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from app.accounts import service as accounts
+from app.accounts import tokens
 from app.accounts.models import Role, UserCreate
 from app.db import Database
 from app.incidents import service as incidents
@@ -38,7 +39,7 @@ def token_account(db: Database, *, name: str, email: str, restricted: bool = Fal
             session, data=UserCreate(email=email, name=name, role=Role.staff, restricted=restricted)
         )
     with db.write_session() as session:
-        token = accounts.create_api_token(session, user=user, name="live tests")
+        token = tokens.create_api_token(session, user=user, name="live tests")
     return Account(user=user, token=token, email=email, password="")
 
 

@@ -72,9 +72,10 @@
     ws.onclose = function (event) {
       socket = null;
       window.clearTimeout(deadTimer);
-      // 4401: signed out (maybe everywhere), or access changed; 4409: the page is from another
-      // history of this incident (a database restored from a backup): only a reload helps.
-      if (event.code === 4401 || event.code === 4409) stale();
+      // 4401: signed out (maybe everywhere); 4403: the reader's rights changed, so the page
+      // shows what they may no longer see (or lacks what they now may); 4409: the page is from
+      // another history of this incident (a database restored from a backup): a reload helps.
+      if (event.code === 4401 || event.code === 4403 || event.code === 4409) stale();
       else retry();
     };
   }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, BackgroundTasks, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from app.accounts.access import Credential
@@ -37,12 +37,12 @@ router = APIRouter(prefix="/incidents/{incident_id}/log", tags=["log"])
 
 @router.post("", status_code=201, response_model=LogEntryPublic, summary="Append an entry")
 async def append_entry(
+    request: Request,
     db: Db,
     limiter: WriteLimiter,
     token: BearerToken,
     incident_id: IncidentId,
     data: LogEntryCreate,
-    background: BackgroundTasks,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -58,12 +58,12 @@ async def append_entry(
 
     The hot path, so all its blocking work is one thread-pool call (`_append`); sync
     dependencies and a sync endpoint would cost one call each, and one more to check the answer.
-    The token's last use is recorded after the answer, at most once a minute (`record_use`).
+    The token's last use is recorded beside it, at most once a minute (`record_use`).
     """
     found, entry = await to_thread.run_sync(
         _append, db, token, incident_id, data, idempotency_key, limiter=limiter
     )
-    record_use(db, token, found, background)
+    record_use(request, token, found)
     return entry
 
 

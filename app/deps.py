@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
 from anyio import CapacityLimiter
-from fastapi import BackgroundTasks, Depends, Path, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
@@ -137,17 +137,17 @@ def _token_credential(session: Session, token: str) -> Credential:
     return found
 
 
-def record_use(db: Database, token: str, found: Credential, background: BackgroundTasks) -> None:
-    """Record the token's use after the answer has gone, if it is due (accounts/tokens.py)."""
+def record_use(request: Request, token: str, found: Credential) -> None:
+    """Record the token's use, if due (accounts/tokens.py), beside the request: not in it, and
+    not as its background task, which runs before the request's own session (and on SQLite
+    the write lock it may hold) is let go."""
     if found.token_id is not None and tokens.claim_touch(found, token):
-        background.add_task(tokens.touch_now, db, found.token_id)
+        request.app.state.hub.run_soon(tokens.touch_now, request.app.state.db, found.token_id)
 
 
-def api_credential(
-    request: Request, session: DbSession, token: BearerToken, background: BackgroundTasks
-) -> Credential:
+def api_credential(request: Request, session: DbSession, token: BearerToken) -> Credential:
     found = look_up(request, session, lambda s: _token_credential(s, token))
-    record_use(request.app.state.db, token, found, background)
+    record_use(request, token, found)
     return found
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
@@ -76,7 +76,6 @@ async def append_entry(
     token: BearerToken,
     incident_id: IncidentId,
     data: LogEntryCreate,
-    background: BackgroundTasks,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -93,7 +92,7 @@ async def append_entry(
     The hot path, so its blocking work is two thread-pool calls: the caller's lookup before the
     body is read (`CallerFirst`), and the write (`_append`); sync dependencies and a sync
     endpoint would cost one call each, and one more to check the answer. The token's last use
-    is recorded after the answer, at most once a minute (`record_use`).
+    is recorded beside it, at most once a minute (`record_use`).
     """
     caller: tuple[Credential, Incident] | None = getattr(request.state, "caller", None)
     if caller is None:  # an id spelt in a way only FastAPI reads (`+1`): look up now
@@ -102,7 +101,7 @@ async def append_entry(
     entry = await to_thread.run_sync(
         _append, db, found.user, incident, data, idempotency_key, limiter=limiter
     )
-    record_use(db, token, found, background)
+    record_use(request, token, found)
     return entry
 
 

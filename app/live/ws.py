@@ -138,12 +138,7 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
 
 def _record_use(hub: Hub, db: Database, token_id: int) -> None:
     """The token's last use, written beside the socket, not before it opens (no wait)."""
-    recording = asyncio.ensure_future(hub.read(tokens.touch_now, db, token_id))
-    _recording.add(recording)  # a task nobody refers to may be collected before it is done
-    recording.add_done_callback(_recording.discard)
-
-
-_recording: set[asyncio.Future[None]] = set()
+    hub.run_soon(tokens.touch_now, db, token_id)
 
 
 class Feed(Protocol):

@@ -167,6 +167,13 @@ def test_every_page_has_no_serious_or_critical_violation(
     page.wait_for_selector("#reset-link")
     reset = _link(page, "reset-link")
     auditor.check(page, "admin-reset-link")
+    page.goto("/tokens")
+    page.fill("#token-name", "Situasjonsskjerm")
+    page.locator("#token-form button[type=submit]").click()
+    page.wait_for_selector("#new-token-secret")
+    auditor.check(page, "tokens-created")
+    page.goto("/admin/tokens")
+    auditor.check(page, "admin-tokens")
     page.goto("/docs")
     page.wait_for_selector(".swagger-ui .info")
     auditor.check(page, "api-docs")
@@ -195,7 +202,7 @@ def test_every_page_has_no_serious_or_critical_violation(
     auditor.check(page, "incident-print")
     fresh.close()
 
-    assert len(auditor.audited) == 2 * 14
+    assert len(auditor.audited) == 2 * 16
     assert not auditor.failures, (
         "serious or critical axe-core violations, or pages wider than the screen:\n"
         + "\n".join(auditor.failures)

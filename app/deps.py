@@ -142,7 +142,9 @@ def record_use(request: Request, token: str, found: Credential) -> None:
     not as its background task, which runs before the request's own session (and on SQLite
     the write lock it may hold) is let go."""
     if found.token_id is not None and tokens.claim_touch(found, token):
-        request.app.state.hub.run_soon(tokens.touch_now, request.app.state.db, found.token_id)
+        request.app.state.hub.run_soon(
+            tokens.touch_now, request.app.state.db, found.token_id, delay=tokens.TOUCH_DELAY
+        )
 
 
 def api_credential(request: Request, session: DbSession, token: BearerToken) -> Credential:

@@ -95,12 +95,13 @@ class Hub:
         task.add_done_callback(self._read_done)
         return await asyncio.shield(task)  # a cancelled caller leaves the thread to finish
 
-    def run_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run a blocking call in a worker thread without waiting for it, from any thread
-        (tracked like a read, so `stop()` waits for it). For a write that must not be part
-        of a request: that request may hold the write lock it needs until it has ended."""
+    def run_soon(self, fn: Callable[..., Any], *args: Any, delay: float = 0.0) -> None:
+        """Run a blocking call in a worker thread without waiting for it, from any thread,
+        after `delay` seconds (then tracked like a read, so `stop()` waits for it; one still
+        waiting for its delay at the stop is dropped). For a write that must not be part of
+        a request: that request may hold the write lock it needs until it has ended."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._spawn, fn, args)
+            self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._spawn, fn, args)
 
     def _spawn(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(asyncio.to_thread(fn, *args))

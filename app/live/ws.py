@@ -138,7 +138,7 @@ async def incident_events(websocket: WebSocket, incident_id: int, after: int = 0
 
 def _record_use(hub: Hub, db: Database, token_id: int) -> None:
     """The token's last use, written beside the socket, not before it opens (no wait)."""
-    hub.run_soon(tokens.touch_now, db, token_id)
+    hub.run_soon(tokens.touch_now, db, token_id, delay=tokens.TOUCH_DELAY)
 
 
 class Feed(Protocol):

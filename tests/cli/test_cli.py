@@ -223,6 +223,12 @@ def test_verify_catches_a_removed_tail(
     assert "#3: missing, though event" in result.stdout
 
 
+def test_grants_are_for_postgresql(tmp_path: Path) -> None:
+    result = samvirke("grants", cwd=tmp_path, data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "PostgreSQL" in result.stderr
+
+
 @pytest.mark.parametrize("command", [["verify"], ["users", "list"]])
 def test_every_command_migrates_by_itself(tmp_path: Path, command: list[str]) -> None:
     """users create and tokens create are shown to do so above; migrate is its whole job."""

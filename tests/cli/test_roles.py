@@ -87,8 +87,10 @@ def incident_id(roles: TwoRoles, tmp_path_factory: pytest.TempPathFactory) -> It
             number = response.json()["id"]
             log(client, number, kind="decision", text="Evacuate Nordbyen.")
             log(client, number, text="Buses ordered.")
+            changed = client.patch(f"/api/v1/incidents/{number}", json={"level": "red"})
+            assert changed.status_code == 200, changed.text
             entries = all_entries(client, number)
-            assert [e["number"] for e in entries] == [1, 2, 3]
+            assert [e["number"] for e in entries] == [1, 2, 3, 4]
             check_chain(entries)
             verified = client.get(f"/api/v1/incidents/{number}/log/verify").json()
             assert verified["ok"] is True, verified
@@ -110,10 +112,11 @@ def incident_id(roles: TwoRoles, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_the_app_works_as_the_serving_role(
     roles: TwoRoles, incident_id: int, tmp_path: Path
 ) -> None:
-    # Appends, reads and verify above; the command line too, with the serving URL alone.
+    # Appends, a level change, reads, pages and verify above; the command line too, with the
+    # serving URL alone.
     result = samvirke("verify", cwd=tmp_path, database_url=roles.serving_url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"incident {incident_id}: ok (3 entries" in result.stdout
+    assert f"incident {incident_id}: ok (4 entries" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -167,10 +170,11 @@ def test_the_serving_role_cannot_get_around_the_guards(
         conn.rollback()
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM log_entry), (SELECT count(*) FROM event),"
-            " (SELECT log_count FROM incident WHERE id = %s)",
-            (incident_id,),
+            " (SELECT log_count FROM incident WHERE id = %s),"
+            " (SELECT event_seq FROM incident WHERE id = %s)",
+            (incident_id, incident_id),
         ).fetchone()
-    assert counts == (3, 4, 3)
+    assert counts == (4, 6, 4, 6)
 
 
 def test_the_owner_could(roles: TwoRoles, incident_id: int) -> None:

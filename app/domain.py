@@ -1,0 +1,16 @@
+"""What a domain declares to the spine: one `Domain` value per package, listed in app/domains.py.
+
+A domain (the log, incidents, accounts; next the picture, cards, alerts, liaisons) keeps its
+models, service, event types, page panels and background jobs in its own package. The spine
+(live push, pages, worker) knows none of them by name: it reads what each `Domain` declares.
+Adding a domain is adding its package and one line in app/domains.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    name: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -23,7 +23,8 @@ from app.config import get_settings
 from app.db import Database, normalise_url, utcnow
 from app.errors import DomainError
 from app.incidents import service as incidents
-from app.log import service as log_service
+from app.log import chain
+from app.log import verify as log_verify
 from app.log.signing import SigningKeyError
 from app.migrate import upgrade_for
 from app.roles import grant_statements
@@ -37,18 +38,18 @@ keys_cli = typer.Typer(help="The key that signs the logs' checkpoints.", no_args
 cli.add_typer(keys_cli, name="keys")
 
 
-def _database(*, checks_signatures: bool = False) -> Database:
-    """The database, migrated; with the signing key if there is one, to check checkpoints.
-
-    No command here writes to a log, so none makes a key (the server does, at its start).
-    """
+def _database(*, key: Literal["none", "existing", "make"] = "none") -> Database:
+    """The database, migrated; with the signing key if there is one, to check checkpoints
+    (`existing`), or made if there is none, to sign them (`make`, as the server does at its
+    start; only `verify --seal` signs anything here)."""
     settings = get_settings()
     upgrade_for(settings)
+    signer = {"none": None, "existing": settings.existing_signer, "make": settings.signer}[key]
     return Database(
         settings.resolved_database_url,
         language=settings.default_language,
         write_wait=settings.write_wait,
-        signer=settings.existing_signer() if checks_signatures else None,
+        signer=signer() if signer is not None else None,
     )
 
 
@@ -236,22 +237,36 @@ def tokens_revoke(
 @cli.command()
 def verify(
     incident: Annotated[int | None, typer.Option(help="Only this incident.")] = None,
+    seal: Annotated[
+        bool,
+        typer.Option(
+            "--seal",
+            help="Sign the head of every log that verifies but that no checkpoint covers yet "
+            "(logs written before checkpoints existed). Run once, after upgrading.",
+        ),
+    ] = False,
 ) -> None:
     """Verify the hash chain and the signed checkpoints of every log (or one); exits 1 if any
     is broken."""
     try:
-        db = _database(checks_signatures=True)
+        db = _database(key="make" if seal else "existing")
     except SigningKeyError as exc:
         raise _fail(str(exc)) from exc
-    broken = False
     with db.read_session() as session:
         chosen = (
             [incidents.get_incident(session, incident)]
             if incident is not None
             else incidents.list_incidents(session)
         )
-        for item in sorted(chosen, key=lambda i: i.id or 0):
-            result = log_service.verify_chain(session, incident=item)
+        ids = sorted(i.id for i in chosen if i.id is not None)
+    if seal:
+        for incident_id in ids:
+            _seal(db, incident_id)
+    broken = False
+    with db.read_session() as session:
+        for incident_id in ids:
+            item = incidents.get_incident(session, incident_id)
+            result = log_verify.verify_chain(session, incident=item)
             head = f"#{result.head.number} {result.head.hash}" if result.head else "empty"
             typer.echo(
                 f"incident {item.id}: {'ok' if result.ok else 'BROKEN'} ({result.checked} entries, head {head})"
@@ -261,6 +276,18 @@ def verify(
             broken = broken or not result.ok
     if broken:
         raise typer.Exit(code=1)
+
+
+def _seal(db: Database, incident_id: int) -> None:
+    with db.write_session() as session:
+        sealed = log_verify.seal_unsigned(session, incident_id=incident_id)
+    if sealed.checkpoint is not None:
+        typer.echo(
+            f"incident {incident_id}: sealed, head #{sealed.checkpoint.number} signed "
+            f"{chain.format_time(sealed.checkpoint.signed_at)}"
+        )
+    elif sealed.problems:
+        typer.echo(f"incident {incident_id}: not sealed, the log does not verify")
 
 
 @keys_cli.command("show")

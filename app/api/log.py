@@ -30,6 +30,7 @@ from app.deps import (
 )
 from app.incidents.models import Incident
 from app.log import checkpoints, service
+from app.log import verify as log_verify
 from app.log.models import (
     REQUEST_KEY_PATTERN,
     CheckpointPublic,
@@ -150,7 +151,7 @@ def list_entries(
 
 @router.get("/verify", response_model=VerifyResult, summary="Verify the hash chain")
 def verify(session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyResult:
-    return service.verify_chain(session, incident=incident)
+    return log_verify.verify_chain(session, incident=incident)
 
 
 @router.get(

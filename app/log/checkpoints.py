@@ -129,24 +129,10 @@ def export_lines(session: Session, *, incident: Incident) -> Iterator[str]:
 
 
 def check(session: Session, *, incident: Incident) -> list[ChainProblem]:
-    """Problems with the incident's checkpoints, for `verify_chain`.
-
-    Each must be signed by this server's key, over what it says, and name an entry that
-    exists with that hash; fewer than `EVERY_ENTRIES` entries may follow the last one, and a
-    closed log's last checkpoint is its last entry (closing signs it).
-    """
-    signer: Signer | None = session.info.get(SIGNER)
-    stored = _stored(session, incident.id)
-    problems: list[ChainProblem] = []
-    if stored and signer is None:
-        return [ChainProblem(number=0, problem="no signing key here to check the checkpoints")]
-    hashes = _hashes(session, incident.id, [c.number for c in stored])
-    for checkpoint in stored:
-        problems.extend(
-            ChainProblem(number=checkpoint.number, problem=f"checkpoint: {problem}")
-            for problem in _check_one(checkpoint, signer, hashes)
-        )
-    last = stored[-1].number if stored else 0
+    """Problems with the incident's checkpoints, for `verify_chain`: `check_signatures`, and
+    whether they cover the log: fewer than `EVERY_ENTRIES` entries may follow the last one,
+    and a closed log's last checkpoint is its last entry (closing signs it)."""
+    problems, last = check_signatures(session, incident=incident)
     if incident.log_count - last >= EVERY_ENTRIES:
         problems.append(
             ChainProblem(
@@ -163,6 +149,24 @@ def check(session: Session, *, incident: Incident) -> list[ChainProblem]:
             )
         )
     return problems
+
+
+def check_signatures(session: Session, *, incident: Incident) -> tuple[list[ChainProblem], int]:
+    """Problems with the stored checkpoints themselves, and the number the last one signs (0
+    if none): each must be signed by this server's key, over what it says, and name an entry
+    that exists with that hash."""
+    signer: Signer | None = session.info.get(SIGNER)
+    stored = _stored(session, incident.id)
+    if stored and signer is None:
+        problem = "no signing key here to check the checkpoints"
+        return [ChainProblem(number=0, problem=problem)], stored[-1].number
+    hashes = _hashes(session, incident.id, [c.number for c in stored])
+    problems = [
+        ChainProblem(number=checkpoint.number, problem=f"checkpoint: {problem}")
+        for checkpoint in stored
+        for problem in _check_one(checkpoint, signer, hashes)
+    ]
+    return problems, stored[-1].number if stored else 0
 
 
 def _check_one(

@@ -1,4 +1,4 @@
-"""Log use cases: append, correct, read, verify, export.
+"""Log use cases: append, correct, read, export (verifying: app/log/verify.py).
 
 Appends lock the incident row first (`lock_incident`), then take the next number and the
 previous hash from it, so numbers are gap-free and the chain is linear even with many writers.
@@ -27,12 +27,10 @@ from app.errors import Conflict, IncidentClosed, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED, record_event
 from app.i18n import N_, Term
 from app.incidents.models import Incident
-from app.log import chain, checkpoints, integrity
+from app.log import chain, checkpoints
 from app.log.models import (
     CLASSIFICATION_NAMES,
     CLASSIFICATION_RANK,
-    ChainHead,
-    ChainProblem,
     Classification,
     EntryKind,
     LogEntry,
@@ -40,8 +38,8 @@ from app.log.models import (
     LogEntryPublic,
     LogPage,
     SystemMessage,
-    VerifyResult,
 )
+from app.log.verify import iter_entries
 from app.log.visibility import may_read, present_entry, readable_classifications
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -355,75 +353,13 @@ def get_entry(
     return _present_all(session, viewer, [entry], lang=lang)[0]
 
 
-def _iter_entries(
-    session: Session, incident_id: int | None, batch: int = 1000
-) -> Iterator[LogEntry]:
-    after = 0
-    while True:
-        rows = session.exec(
-            select(LogEntry)
-            .where(LogEntry.incident_id == incident_id, LogEntry.number > after)
-            .order_by(col(LogEntry.number))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].number
-
-
-def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
-    """Recompute every digest and hash; check numbering, links and the incident's head, that
-    the events and the incident's counters agree with the entries (app.log.integrity), and the
-    signed checkpoints (app.log.checkpoints)."""
-    assert incident.id is not None
-    problems: list[ChainProblem] = []
-    prev_hash, expected, last = chain.GENESIS, 1, None
-    for entry in _iter_entries(session, incident.id):
-        if entry.number != expected:
-            problems.append(
-                ChainProblem(number=entry.number, problem=f"expected number {expected}")
-            )
-        if chain.stored_digest(entry) != entry.content_digest:
-            problems.append(
-                ChainProblem(number=entry.number, problem="content does not match its digest")
-            )
-        if entry.prev_hash != prev_hash:
-            problems.append(
-                ChainProblem(number=entry.number, problem="does not link to the previous entry")
-            )
-        if chain.stored_hash(entry) != entry.hash:
-            problems.append(
-                ChainProblem(number=entry.number, problem="hash does not match the entry")
-            )
-        prev_hash, expected, last = entry.hash, entry.number + 1, entry
-    head = ChainHead(number=last.number, hash=last.hash) if last else None
-    if (head.number if head else 0) != incident.log_count or (
-        (head.hash if head else None) != incident.log_head_hash
-    ):
-        problems.append(
-            ChainProblem(
-                number=incident.log_count, problem="log does not end where the incident says"
-            )
-        )
-    problems.extend(integrity.cross_check(session, incident=incident))
-    problems.extend(checkpoints.check(session, incident=incident))
-    return VerifyResult(
-        ok=not problems,
-        incident_id=incident.id,
-        checked=expected - 1,
-        head=head,
-        problems=problems,
-    )
-
-
 def export_lines(
     session: Session, *, viewer: Viewer, incident: Incident, lang: str
 ) -> Iterator[str]:
     """The log as JSON Lines, withheld where the viewer lacks clearance, then its signed
     checkpoints (`{"checkpoint": {…}}` lines); verifiable offline."""
     batch: list[LogEntry] = []
-    for entry in _iter_entries(session, incident.id):
+    for entry in iter_entries(session, incident.id):
         batch.append(entry)
         if len(batch) == 500:
             yield from _export_batch(session, viewer, batch, lang)

@@ -1,16 +1,17 @@
 """Shared fixtures: a migrated database per test on SQLite and PostgreSQL, the app, clients.
 
 The schema always comes from `alembic upgrade head`: once per session into a template (a
-SQLite file, a PostgreSQL template database), then copied for each test, so tests are isolated
-and fast. PostgreSQL and browser tests skip with a reason when the service or Chromium is not
-there; with SAMVIRKE_REQUIRE_ALL=1 (set by .ci/run) those skips are failures instead.
+SQLite file, a PostgreSQL template database); each SQLite test gets a copy of the file, and
+PostgreSQL tests share one clone that is emptied before each test (tests/support/postgres.py),
+so tests are isolated and fast. PostgreSQL and browser tests skip with a reason when the
+service or Chromium is not there; with SAMVIRKE_REQUIRE_ALL=1 (set by .ci/run) those skips are
+failures instead.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -27,10 +28,9 @@ from app.db import Database
 from app.main import create_app
 from app.migrate import upgrade
 from tests import factories
+from tests.helpers import open_incident
+from tests.support import postgres
 
-POSTGRES_URL = os.environ.get(
-    "SAMVIRKE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REQUIRE_ALL = os.environ.get("SAMVIRKE_REQUIRE_ALL") == "1"
 
 
@@ -68,20 +68,6 @@ def pytest_make_collect_report(
     return report
 
 
-def _pg_admin_url() -> str:
-    return POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-
-
-def _pg_url(name: str) -> str:
-    base = _pg_admin_url().rsplit("/", 1)[0]
-    return f"{base}/{name}"
-
-
-def _pg_execute(sql: str) -> None:
-    with psycopg.connect(_pg_admin_url(), autocommit=True, connect_timeout=3) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """Argon2 at its lowest cost in-process: the same code path without ~100 ms per hash."""
@@ -102,30 +88,33 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     try:
-        _pg_execute("SELECT 1")
+        postgres.execute("SELECT 1")
     except psycopg.OperationalError as exc:
-        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-    name = f"samvirke_tpl_{uuid.uuid4().hex[:10]}"
-    _pg_execute(f'CREATE DATABASE "{name}"')
-    upgrade(_pg_url(name))
+        skip_or_fail(f"PostgreSQL not reachable at {postgres.POSTGRES_URL}: {exc}")
+    name = postgres.create_database("samvirke_tpl")
+    upgrade(postgres.url_of(name))
     yield name
-    _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_clone(postgres_template: str) -> Iterator[postgres.ReusedClone]:
+    clone = postgres.ReusedClone(postgres_template)
+    yield clone
+    postgres.drop_database(clone.name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated, empty database: SQLite file copy or PostgreSQL template clone."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file copy, or the session's PostgreSQL clone emptied."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "samvirke.db"
         shutil.copy(template, path)
-        yield f"sqlite:///{path}"
-        return
-    template_name: str = request.getfixturevalue("postgres_template")
-    name = f"samvirke_t_{uuid.uuid4().hex[:12]}"
-    _pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    yield _pg_url(name)
-    _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return f"sqlite:///{path}"
+    clone: postgres.ReusedClone = request.getfixturevalue("postgres_clone")
+    clone.reset()
+    return clone.url
 
 
 @pytest.fixture
@@ -187,3 +176,9 @@ def api(client: TestClient, staff: factories.Account) -> TestClient:
     """The test client, signed in to the JSON API as a staff user without clearance."""
     client.headers["Authorization"] = f"Bearer {staff.token}"
     return client
+
+
+@pytest.fixture
+def incident_id(api: TestClient) -> int:
+    """An open incident made over the API by the staff user (its log holds the system entry #1)."""
+    return int(open_incident(api)["id"])

@@ -1,4 +1,4 @@
-"""Small assertions shared by the API, service and CLI tests."""
+"""Small helpers shared by the tests: API calls, problem checks, the chain, raw SQL."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.db import Database
@@ -35,6 +36,37 @@ def assert_problem(
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def open_incident(api: TestClient, **fields: Any) -> dict[str, Any]:
+    """Open an incident over the JSON API; returns its body."""
+    body = {"title": "Storm Ingunn", **fields}
+    response = api.post("/api/v1/incidents", json=body)
+    assert response.status_code == 201, response.text
+    incident: dict[str, Any] = response.json()
+    return incident
+
+
+def log(api: TestClient, incident_id: int, **fields: Any) -> dict[str, Any]:
+    """Append an entry over the JSON API; returns its body."""
+    body = {"kind": "information", "text": "Power is out in Nordbyen.", **fields}
+    response = api.post(f"/api/v1/incidents/{incident_id}/log", json=body)
+    assert response.status_code == 201, response.text
+    entry: dict[str, Any] = response.json()
+    return entry
+
+
+def all_entries(
+    client: TestClient, incident_id: int, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The whole log as the client may see it, in one page."""
+    response = client.get(
+        f"/api/v1/incidents/{incident_id}/log", params={"limit": 1000}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["next_after"] is None
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
 def error_fields(body: dict[str, Any]) -> set[str]:

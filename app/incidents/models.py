@@ -66,7 +66,8 @@ class Incident(SQLModel, table=True):
     log_head_hash: str | None = Field(default=None, max_length=64)
     event_seq: int = 0
     # Where the log's last signed checkpoint is (app/log/checkpoints.py): when the next is due.
-    checkpoint_number: int = 0
+    # The database default fills the rows that were there when migration 0004 added the column.
+    checkpoint_number: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     checkpoint_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )

@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 from app.db import Database
 from app.incidents.service import get_incident
 from app.log.service import lock_incident
-from tests.api.conftest import all_entries
-from tests.helpers import assert_problem
+from tests.helpers import all_entries, assert_problem
 
 
 def test_a_write_that_cannot_get_its_turn_is_a_503_and_can_be_sent_again(

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from tests import factories
-from tests.api.conftest import all_entries, log
 from tests.cli.test_cli import samvirke
-from tests.conftest import _pg_execute, _pg_url, skip_or_fail
-from tests.helpers import bearer, check_chain
+from tests.conftest import skip_or_fail
+from tests.helpers import all_entries, bearer, check_chain, log
+from tests.support import postgres
 from tests.web.helpers import sign_in
 
 pytestmark = pytest.mark.postgres
@@ -43,18 +43,18 @@ def _as(url: str, role: str) -> str:
 def roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoRoles]:
     """A new database owned by a new owner role, migrated by `samvirke migrate` as that role."""
     try:
-        _pg_execute("SELECT 1")
+        postgres.execute("SELECT 1")
     except psycopg.OperationalError as exc:
         skip_or_fail(f"PostgreSQL not reachable: {exc}")
     tag = uuid.uuid4().hex[:10]
     owner, serving, name = f"samvirke_owner_{tag}", f"samvirke_app_{tag}", f"samvirke_roles_{tag}"
-    _pg_execute(f"CREATE ROLE {owner} LOGIN")
-    _pg_execute(f"CREATE ROLE {serving} LOGIN")
+    postgres.execute(f"CREATE ROLE {owner} LOGIN")
+    postgres.execute(f"CREATE ROLE {serving} LOGIN")
     try:
-        _pg_execute(f"CREATE DATABASE {name} OWNER {owner}")
-        _pg_execute(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC")
-        _pg_execute(f"GRANT CONNECT ON DATABASE {name} TO {serving}")
-        url = _pg_url(name)
+        postgres.execute(f"CREATE DATABASE {name} OWNER {owner}")
+        postgres.execute(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC")
+        postgres.execute(f"GRANT CONNECT ON DATABASE {name} TO {serving}")
+        url = postgres.url_of(name)
         two = TwoRoles(owner_url=_as(url, owner), serving_url=_as(url, serving))
         cwd = tmp_path_factory.mktemp("roles")
         migrated = samvirke(
@@ -63,9 +63,9 @@ def roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoRoles]:
         assert migrated.returncode == 0, migrated.stderr
         yield two
     finally:
-        _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        _pg_execute(f"DROP ROLE IF EXISTS {serving}")
-        _pg_execute(f"DROP ROLE IF EXISTS {owner}")
+        postgres.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        postgres.execute(f"DROP ROLE IF EXISTS {serving}")
+        postgres.execute(f"DROP ROLE IF EXISTS {owner}")
 
 
 @pytest.fixture(scope="module")

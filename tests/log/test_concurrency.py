@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from tests.api.conftest import all_entries
-from tests.helpers import check_chain, events
+from tests.helpers import all_entries, check_chain, events
 
 WRITERS = 32
 EACH = 3

@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import all_entries, log, open_incident
 from tests.factories import Account
-from tests.helpers import assert_problem, bearer, error_fields, parse_time
+from tests.helpers import (
+    all_entries,
+    assert_problem,
+    bearer,
+    error_fields,
+    log,
+    open_incident,
+    parse_time,
+)
 
 
 def test_open_incident_with_defaults(api: TestClient) -> None:

@@ -15,9 +15,16 @@ from app.incidents.service import get_incident
 from app.log.models import Classification, EntryKind
 from app.log.service import lock_incident, write_entry
 from tests import factories
-from tests.api.conftest import all_entries, log
 from tests.factories import Account
-from tests.helpers import GENESIS, assert_problem, check_chain, error_fields, parse_time
+from tests.helpers import (
+    GENESIS,
+    all_entries,
+    assert_problem,
+    check_chain,
+    error_fields,
+    log,
+    parse_time,
+)
 
 
 def _post(api: TestClient, incident_id: int, body: Any) -> Any:

@@ -12,8 +12,7 @@ from sqlalchemy import text
 from app.db import Database
 from app.log import chain
 from app.log.models import LogEntry
-from tests.api.conftest import log
-from tests.helpers import cut_the_tail, disable_append_only, events, raw
+from tests.helpers import cut_the_tail, disable_append_only, events, log, raw
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.db import Database
 from app.log.signing import load_signer
-from tests.api.conftest import log, open_incident
-from tests.helpers import parse_time, raw
+from tests.helpers import log, open_incident, parse_time, raw
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify_log.py"
 PATCH = "/api/v1/incidents/{}"

@@ -18,9 +18,9 @@ from app.config import Settings
 from app.db import Database
 from app.log.signing import KEY_FILE_NAME, SigningKeyError
 from app.main import create_app
-from tests.api.conftest import open_incident
-from tests.checkpoints.test_checkpoints import SCRIPT, checkpoints, verify_offline
 from tests.cli.test_cli import samvirke
+from tests.helpers import open_incident
+from tests.log.test_checkpoints import SCRIPT, checkpoints, verify_offline
 
 PHASE = {"phase": "response"}
 

@@ -22,10 +22,10 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.log import checkpoints as checkpoints_module
 from app.log.signing import Signer, load_signer
-from tests.api.conftest import log, open_incident
-from tests.checkpoints import tamper
-from tests.checkpoints.test_checkpoints import checkpoints, public_key_file, verify_offline
 from tests.cli.test_cli import SAMVIRKE
+from tests.helpers import log, open_incident
+from tests.log import tamper
+from tests.log.test_checkpoints import checkpoints, public_key_file, verify_offline
 
 
 @pytest.fixture

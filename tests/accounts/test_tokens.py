@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 
 from app.accounts import tokens
 from app.db import utcnow
-from tests.api.conftest import open_incident
 from tests.factories import Account
-from tests.helpers import bearer
+from tests.helpers import bearer, open_incident
 
 
 def create(api: TestClient, headers: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.log import chain
 from tests.factories import Account
 from tests.helpers import bearer
-from tests.tools.test_verify_log import dump, parse, reported, run
+from tests.log.test_verify_log import dump, parse, reported, run
 
 
 def small_export(client: TestClient, staff: Account) -> list[dict[str, Any]]:

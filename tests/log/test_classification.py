@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import all_entries, log
 from tests.factories import Account
-from tests.helpers import assert_problem, bearer, check_chain
+from tests.helpers import all_entries, assert_problem, bearer, check_chain, log
 
 ENVELOPE = (
     "incident_id",

@@ -13,8 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests import factories
-from tests.api.conftest import all_entries
-from tests.helpers import assert_problem, check_chain
+from tests.helpers import all_entries, assert_problem, check_chain
 
 KEY = "0b7f6d0e-2f0c-4d4e-9a53-6f1f3c9e8a11"
 BODY = {"kind": "decision", "text": "Evakuer sone B innen kl. 14.", "classification": "open"}

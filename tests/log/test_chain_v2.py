@@ -22,9 +22,8 @@ from app.incidents.models import Incident
 from app.log import chain
 from app.log.models import Classification, EntryKind
 from app.log.service import lock_incident, write_entry
-from tests.api.conftest import all_entries
 from tests.factories import Account
-from tests.helpers import bearer, check_chain, disable_append_only, raw
+from tests.helpers import all_entries, bearer, check_chain, disable_append_only, raw
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY_LOG = ROOT / "tools" / "verify_log.py"

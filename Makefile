@@ -33,7 +33,7 @@ bench: $(VENV)/.test-installed  # each prints one JSON document; see docs/benchm
 	$(BIN)/python bench/bench_append.py
 	$(BIN)/python bench/bench_fanout.py
 
-vendor:  # refresh htmx, its ws extension and idiomorph in app/static/vendor/ from npm
+vendor:  # refresh htmx, idiomorph and Swagger UI in app/static/vendor/ from npm
 	bash scripts/vendor.sh
 
 clean:

@@ -9,8 +9,17 @@ Adding a domain is adding its package and one line in app/domains.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.live.events import EventType
+    from app.ui.panels import Panel
 
 
 @dataclass(frozen=True, slots=True)
 class Domain:
     name: str
+    # Its event types (`<domain>/live.py`): how the live push loads, sends and shows each one.
+    events: tuple[EventType[Any], ...] = ()
+    # Its parts of the incident page (`<domain>/panel.py`), shown in the order of DOMAINS.
+    panels: tuple[Panel, ...] = ()

@@ -1,7 +1,24 @@
-"""The one registration of every domain: the spine reads its event types, panels and jobs here."""
+"""The one registration of every domain: the spine reads its event types, panels and jobs here.
+
+The order is the order of the panels on the incident page.
+"""
 
 from __future__ import annotations
 
-from app.domain import Domain
+from typing import Any
 
-DOMAINS: tuple[Domain, ...] = ()
+from app.domain import Domain
+from app.incidents.domain import DOMAIN as INCIDENTS
+from app.live.events import EventType
+from app.log.domain import DOMAIN as LOG
+from app.ui.panels import Panel
+
+DOMAINS: tuple[Domain, ...] = (INCIDENTS, LOG)
+
+
+def event_types() -> tuple[EventType[Any], ...]:
+    return tuple(kind for domain in DOMAINS for kind in domain.events)
+
+
+def panels() -> tuple[Panel, ...]:
+    return tuple(panel for domain in DOMAINS for panel in domain.panels)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import access_log, api, web
+from app import access_log, api, domains, web
 from app.accounts import service as accounts
 from app.api import problems
 from app.config import Settings, get_settings
@@ -27,10 +27,11 @@ from app.headers import SecurityHeaders
 from app.live import pages as live_pages
 from app.live import ws as live_ws
 from app.live.bus import PostgresBus
+from app.live.events import Registry
 from app.live.guard import Guard
 from app.live.hub import Hub
-from app.web import assets
-from app.web.render import env as templates_env
+from app.ui import assets
+from app.ui.templates import env as templates_env
 
 log = logging.getLogger("samvirke")
 # Answers smaller than this go as they are: compressing them saves no packet.
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signer=settings.signer(),
     )
 
-    hub = Hub(db)
+    hub = Hub(db, Registry(domains.event_types()))
     guard = Guard(db, hub)
 
     @asynccontextmanager
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.hub = hub
     app.state.guard = guard
+    app.state.panels = domains.panels()  # the incident page's, in order (app/ui/panels.py)
     app.state.secret_key = settings.resolved_secret_key()
 
     @app.exception_handler(DomainError)

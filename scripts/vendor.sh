@@ -10,7 +10,6 @@
 set -euo pipefail
 
 HTMX_SPEC="${HTMX_SPEC:-htmx.org@~2.0}"
-WS_SPEC="${WS_SPEC:-htmx-ext-ws@~2.0}"
 IDIOMORPH_SPEC="${IDIOMORPH_SPEC:-idiomorph@~0.8}"
 SWAGGER_SPEC="${SWAGGER_SPEC:-swagger-ui-dist@~5.35}"
 
@@ -42,7 +41,6 @@ fetch() {
 }
 
 fetch "$HTMX_SPEC" dist/htmx.min.js htmx.min.js
-fetch "$WS_SPEC" dist/ws.min.js htmx-ext-ws.min.js
 fetch "$IDIOMORPH_SPEC" dist/idiomorph-ext.min.js idiomorph-ext.min.js
 # The API's interactive documentation at /docs (FastAPI would load it from a CDN).
 fetch "$SWAGGER_SPEC" swagger-ui-bundle.js swagger-ui-bundle.js

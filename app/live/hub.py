@@ -24,15 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from app.db import Database
-from app.live.events import (
-    IncidentList,
-    LiveEvent,
-    head_seq,
-    just_written,
-    list_version,
-    load_events,
-    load_incident_list,
-)
+from app.incidents.listing import IncidentList, list_version, load_incident_list
+from app.live.events import LiveEvent, Registry, head_seq
 from app.live.subscriber import Item, Subscriber
 
 log = logging.getLogger("samvirke.live")
@@ -47,7 +40,7 @@ T = TypeVar("T")
 class Room:
     incident_id: int
     watermark: int
-    subscribers: set[Subscriber[LiveEvent]] = field(default_factory=set)
+    subscribers: set[Subscriber[LiveEvent[Any]]] = field(default_factory=set)
     dirty: bool = False
     pump: asyncio.Task[None] | None = None
 
@@ -63,8 +56,9 @@ class Lobby:
 
 
 class Hub:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: Registry) -> None:
         self.db = db
+        self.events = events
         self.rooms: dict[int, Room] = {}
         self.lobby = Lobby()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,7 +109,7 @@ class Hub:
 
     # --- subscriptions --------------------------------------------------------------------
 
-    async def subscribe(self, incident_id: int, subscriber: Subscriber[LiveEvent]) -> None:
+    async def subscribe(self, incident_id: int, subscriber: Subscriber[LiveEvent[Any]]) -> None:
         room = self.rooms.get(incident_id)
         if room is None:
             seq = await self.read(self._head, incident_id)
@@ -124,7 +118,7 @@ class Hub:
                 room = self.rooms[incident_id] = Room(incident_id=incident_id, watermark=seq or 0)
         room.subscribers.add(subscriber)
 
-    def unsubscribe(self, incident_id: int, subscriber: Subscriber[LiveEvent]) -> None:
+    def unsubscribe(self, incident_id: int, subscriber: Subscriber[LiveEvent[Any]]) -> None:
         room = self.rooms.get(incident_id)
         if room is None:
             return
@@ -157,7 +151,7 @@ class Hub:
         if room is None or (seq is not None and seq <= room.watermark):
             return
         if room.pump is None and written and written[0].seq == room.watermark + 1:
-            events = just_written(incident_id, written)
+            events = self.events.as_written(incident_id, written)
             if events is not None and _fan_out_all(room, events):
                 return
         room.dirty = True
@@ -231,11 +225,11 @@ class Hub:
         with self.db.read_session() as session:
             return head_seq(session, incident_id)
 
-    def _load(self, incident_id: int, after: int) -> list[LiveEvent]:
+    def _load(self, incident_id: int, after: int) -> list[LiveEvent[Any]]:
         with self.db.read_session() as session:
-            return load_events(session, incident_id, after=after)
+            return self.events.load(session, incident_id, after=after)
 
-    def load(self, incident_id: int, after: int) -> list[LiveEvent]:
+    def load(self, incident_id: int, after: int) -> list[LiveEvent[Any]]:
         """A socket's own replay read (blocking; call it through `read`)."""
         return self._load(incident_id, after)
 
@@ -250,7 +244,7 @@ class Hub:
             return load_incident_list(session)
 
 
-def _fan_out_all(room: Room, events: list[LiveEvent]) -> bool:
+def _fan_out_all(room: Room, events: list[LiveEvent[Any]]) -> bool:
     """Fan out events in order, moving the watermark; False if one failed (the pump then
     reads from there)."""
     try:

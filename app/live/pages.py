@@ -17,10 +17,11 @@ from fastapi import APIRouter, WebSocket
 
 from app.accounts.viewer import Viewer
 from app.config import Settings
-from app.live.events import IncidentList
+from app.incidents.listing import IncidentList
+from app.incidents.live import list_message
 from app.live.guard import Admitted
 from app.live.hub import Hub
-from app.live.render import incident_message, list_message
+from app.live.render import incident_message
 from app.live.subscriber import Subscriber
 from app.live.ws import (
     CLOSE_FORBIDDEN,
@@ -32,8 +33,7 @@ from app.live.ws import (
     origin_allowed,
     serve,
 )
-from app.web.render import language_of
-from app.web.security import SESSION_COOKIE
+from app.ui.reader import SESSION_COOKIE, language_of
 
 router = APIRouter()
 

@@ -163,18 +163,18 @@ class IncidentFeed:
     def __init__(self, hub: Hub, incident_id: int) -> None:
         self.hub, self.incident_id = hub, incident_id
 
-    async def subscribe(self, subscriber: Subscriber[LiveEvent]) -> None:
+    async def subscribe(self, subscriber: Subscriber[LiveEvent[Any]]) -> None:
         await self.hub.subscribe(self.incident_id, subscriber)
 
-    def unsubscribe(self, subscriber: Subscriber[LiveEvent]) -> None:
+    def unsubscribe(self, subscriber: Subscriber[LiveEvent[Any]]) -> None:
         self.hub.unsubscribe(self.incident_id, subscriber)
 
     async def catch_up(
-        self, websocket: WebSocket, last: int, subscriber: Subscriber[LiveEvent]
+        self, websocket: WebSocket, last: int, subscriber: Subscriber[LiveEvent[Any]]
     ) -> int:
         hub, render, viewer = self.hub, subscriber.render, subscriber.viewer
         while True:
-            events: list[LiveEvent] = await hub.read(hub.load, self.incident_id, last)
+            events: list[LiveEvent[Any]] = await hub.read(hub.load, self.incident_id, last)
             if not events:
                 return last
             for event in events:

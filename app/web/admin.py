@@ -21,9 +21,10 @@ from app.db import INT_MAX
 from app.deps import DbSession
 from app.errors import DomainError, Invalid
 from app.i18n import gettext
+from app.ui.reader import language_of
 from app.web.deps import AdminUser, Csrf
 from app.web.forms import FormInvalid, parse_form
-from app.web.render import is_htmx, language_of, render
+from app.web.render import is_htmx, render
 
 router = APIRouter(prefix="/admin")
 

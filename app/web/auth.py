@@ -16,6 +16,7 @@ from app.config import LANGUAGES, Settings
 from app.deps import DbSession
 from app.errors import DomainError
 from app.i18n import gettext
+from app.ui.reader import SESSION_COOKIE, language_of
 from app.web.deps import Csrf, OptionalUser, PageUser
 from app.web.forms import FormInvalid, parse_form
 from app.web.login_guard import (
@@ -25,8 +26,8 @@ from app.web.login_guard import (
     login_guard,
     remember_device,
 )
-from app.web.render import language_of, render
-from app.web.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from app.web.render import render
+from app.web.security import clear_session_cookie, set_session_cookie
 
 router = APIRouter()
 

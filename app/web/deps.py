@@ -13,7 +13,8 @@ from app.errors import AuthRequired, NotAllowed
 from app.i18n import N_
 from app.incidents import service as incidents
 from app.incidents.models import Incident
-from app.web.security import SESSION_COOKIE, check_csrf
+from app.ui.reader import SESSION_COOKIE
+from app.web.security import check_csrf
 
 
 class LoginRequired(AuthRequired):

@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException
 from app import i18n
 from app.edge import Refused
 from app.errors import DomainError
+from app.ui.reader import language_of
 from app.web.deps import LoginRequired
-from app.web.render import is_htmx, language_of, render
+from app.web.render import is_htmx, render
 
 
 def _login_redirect(request: Request, exc: LoginRequired) -> Response:

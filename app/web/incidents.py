@@ -1,8 +1,9 @@
 """Pages for incidents: the list, opening one, its page, and changing its level and phase.
 
-The log part of the incident page (its view, writing entries, the paper log) is in `web/log.py`.
-A level or phase change from the page answers htmx with the header block and the log blocks out
-of band (the change wrote a system entry); closing reloads the page, which then has no inputs.
+The incident page is its header and the panels the domains contribute (`app/ui/panels.py`);
+writing log entries and the paper log are in `web/log.py`. A level or phase change from the
+page answers htmx with the header block and the log's newest entries out of band (the change
+wrote a system entry); closing reloads the page, which then has no inputs.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.accounts.models import User
-from app.accounts.viewer import Viewer
 from app.deps import DbSession
 from app.incidents import service as incidents
+from app.incidents.listing import load_incident_list
 from app.incidents.models import Incident, IncidentChange, IncidentCreate, Phase
-from app.live.events import load_incident_list
-from app.log import service as log_service
-from app.web import labels  # noqa: F401  (installs the vocabulary for the templates)
+from app.log import panel as log_panel
+from app.ui.panels import PAGE, PageView, Panel, incident_context
+from app.ui.reader import language_of
 from app.web import log as log_pages
 from app.web.deps import Csrf, PageIncident, PageUser
 from app.web.errors import error_response
 from app.web.forms import FormInvalid, parse_form
-from app.web.render import is_htmx, language_of, render
+from app.web.render import is_htmx, render, render_blocks
 
 router = APIRouter()
 router.include_router(log_pages.router)
@@ -72,43 +73,19 @@ def open_incident(
 
 @router.get("/incidents/{incident_id}")
 def incident_page(
-    request: Request,
-    session: DbSession,
-    user: PageUser,
-    incident: PageIncident,
-    kind: str = "",
-    before: str = "",
-    corrects: str = "",
+    request: Request, session: DbSession, user: PageUser, incident: PageIncident
 ) -> Response:
-    # Query values come from links people may have edited: anything unreadable is ignored.
-    form: dict[str, object] = {}
-    number = log_pages.parse_number(corrects)
-    if number is not None:  # the "Correct" link without JavaScript: the form starts filled in
-        original = log_service.get_entry(
-            session,
-            viewer=Viewer.of(user),
-            incident=incident,
-            number=number,
-            lang=language_of(request, user),
-        )
-        if not original.withheld and not original.system and original.kind is not None:
-            form = {
-                "corrects": number,
-                "text": original.text,
-                "kind": original.kind.value,
-                "classification": original.classification.value,
-            }
-    context = log_pages.page_context(
-        session,
-        user,
-        incident,
-        lang=language_of(request, user),
-        kind=log_pages.parse_kind(kind),
-        before=log_pages.parse_number(before),
-        form=form,
-    )
-    block = "log" if is_htmx(request) and request.headers.get("hx-target") == "log" else None
-    return render(request, log_pages.PAGE_TEMPLATE, context, user=user, block=block)
+    """The page with every panel; an htmx request aimed at one of a panel's targets (the log's
+    filter and paging links aim at `#log`) gets that panel's block alone."""
+    panels: tuple[Panel, ...] = request.app.state.panels
+    target = request.headers.get("hx-target") if is_htmx(request) else None
+    aimed = [p for p in panels if target in p.targets]
+    view = PageView(session, user, incident, language_of(request, user), dict(request.query_params))
+    context = incident_context(view, aimed or panels)
+    if aimed and target is not None:
+        block = target.replace("-", "_")
+        return render(request, aimed[0].template, context, user=user, block=block)
+    return render(request, PAGE, context, user=user)
 
 
 @router.post("/incidents/{incident_id}/level", dependencies=[Csrf])
@@ -150,8 +127,13 @@ def _change(
         return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
     if incident.is_closed:
         return Response(status_code=204, headers={"HX-Refresh": "true"})
-    kind, before = log_pages.view_of_current_url(request)
-    context = log_pages.answer_context(request, user, incident, kind=kind, before=before)
-    return log_pages.render_blocks(
-        request, context, user, "incident_header", "log_entries", "log_more"
+    # The change wrote a system entry: the log's newest entries go along, out of band, in the
+    # view the page is showing.
+    query = log_pages.view_of_current_url(request)
+    context = log_pages.answer_context(request, user, incident, (log_panel.PANEL,), query=query)
+    return render_blocks(
+        request,
+        context,
+        [(PAGE, ("incident_header",)), (log_panel.TEMPLATE, ("log_entries", "log_more"))],
+        user=user,
     )

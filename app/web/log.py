@@ -1,14 +1,14 @@
-"""The incident page's log: what it shows (`page_context`), writing an entry, the paper log.
+"""Writing log entries from the incident page, and the paper log.
 
-A written entry answers htmx with the `log_entries` block (and the filter and paging navs out of
-band, since the view goes back to the newest entries of every kind); a plain form post gets a
-303 back to the page. A refused entry keeps everything the person typed: htmx swaps only the
+The log's panel on the page (what it shows, its blocks) is `app/log/panel.py`. A written entry
+answers htmx with the panel's `log_entries` block (and its filter and paging navs out of band,
+since the view goes back to the newest entries of every kind); a plain form post gets a 303
+back to the page. A refused entry keeps everything the person typed: htmx swaps only the
 message into `#log-form-errors`, a plain post re-renders the page with the form filled in.
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,107 +27,45 @@ from app.deps import DbSession
 from app.errors import DomainError
 from app.incidents import service as incidents
 from app.incidents.models import Incident
+from app.log import panel as log_panel
 from app.log import service as log_service
-from app.log.models import REQUEST_KEY_PATTERN, EntryKind, LogEntryCreate, LogEntryPublic
+from app.log.models import REQUEST_KEY_PATTERN, LogEntryCreate, LogEntryPublic
+from app.ui.panels import PAGE, PageView, Panel, Refused, incident_context
+from app.ui.reader import language_of
 from app.web.deps import Csrf, PageIncident, PageUser
 from app.web.errors import error_response
 from app.web.forms import FormInvalid, parse_form
-from app.web.render import is_htmx, language_of, render
+from app.web.render import is_htmx, render, render_blocks
 
 router = APIRouter()
 
-PAGE_SIZE = 100
-PAGE_TEMPLATE = "incidents/page.html"
 
-
-def parse_kind(value: str | None) -> EntryKind | None:
-    """A kind from a query string; anything unknown means "every kind"."""
-    try:
-        return EntryKind(value) if value else None
-    except ValueError:
-        return None
-
-
-def parse_number(value: str) -> int | None:
-    """An entry number from a query string; anything else (or absurdly long) means none."""
-    value = value.strip()
-    return int(value) if value.isdecimal() and len(value) <= 9 else None
-
-
-def view_of_current_url(request: Request) -> tuple[EntryKind | None, int | None]:
-    """The filter and page an htmx request's page is showing (from its HX-Current-URL)."""
+def view_of_current_url(request: Request) -> dict[str, str]:
+    """The log's filter and page that an htmx request's page is showing (its HX-Current-URL)."""
     query = parse_qs(urlsplit(request.headers.get("hx-current-url", "")).query)
-    return parse_kind(query.get("kind", [""])[0]), parse_number(query.get("before", [""])[0])
+    return {name: query[name][0] for name in ("kind", "before") if name in query}
 
 
-def page_context(
-    session: Session,
+def answer_context(
+    request: Request,
     user: User,
     incident: Incident,
+    panels: tuple[Panel, ...],
     *,
-    lang: str,
-    kind: EntryKind | None = None,
-    before: int | None = None,
-    form: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    refused: Refused | None = None,
 ) -> dict[str, Any]:
-    """Everything `incidents/page.html` and its blocks need, for one reader."""
-    viewer = Viewer.of(user)
-    seq = incident.event_seq  # read before the entries, so they show at least this much
-    rows = log_service.list_recent(
-        session,
-        viewer=viewer,
-        incident=incident,
-        lang=lang,
-        before=before,
-        kind=kind,
-        limit=PAGE_SIZE + 1,
-    )
-    entries = rows[:PAGE_SIZE]
-    return {
-        "incident": incidents.present_incident(session, incident),
-        "seq": seq,
-        "entries": entries,
-        "view": {
-            "kind": kind.value if kind else "",
-            "before": before,
-            "older_before": entries[-1].number if len(rows) > PAGE_SIZE else None,
-        },
-        "form": form or {},
-        # The key of the next entry sent from this page: a resend after an answer that never
-        # came logs nothing twice (app.js makes a new one after each entry logged).
-        "request_key": (form or {}).get("request_key") or secrets.token_hex(16),
-        "errors": errors or {},
-        "now": utcnow(),
-        "nav": "incidents",
-    }
-
-
-def answer_context(request: Request, user: User, incident: Incident, **view: Any) -> dict[str, Any]:
-    """`page_context` for the answer to a write, read in a read session of its own.
+    """`incident_context` for the answer to a write, read in a read session of its own.
 
     The request's session is a write session: on SQLite its next transaction would take the
     write lock again and hold it while the page is read and rendered, and every other writer
     (each log append over the API too) would wait for that.
     """
     db: Database = request.app.state.db
+    lang = language_of(request, user)
     with db.read_session() as reading:
-        return page_context(reading, user, incident, lang=language_of(request, user), **view)
-
-
-def render_blocks(
-    request: Request, context: dict[str, Any], user: User, main: str, *oob: str
-) -> Response:
-    """One block of the page as the answer, more blocks after it swapped out of band."""
-    response = render(request, PAGE_TEMPLATE, {**context, "oob": False}, user=user, block=main)
-    extra = b"".join(
-        render(request, PAGE_TEMPLATE, {**context, "oob": True}, user=user, block=name).body
-        for name in oob
-    )
-    if extra:
-        response.body = bytes(response.body) + extra
-        response.headers["content-length"] = str(len(response.body))
-    return response
+        view = PageView(reading, user, incident, lang, query or {}, refused)
+        return incident_context(view, panels)
 
 
 def local_datetime(value: str, zone: ZoneInfo) -> datetime | str:
@@ -187,13 +125,18 @@ def log_entry(
             {exc.field or "form": message},
         )
     if is_htmx(request):
-        context = answer_context(request, user, incident)
-        response = render_blocks(request, context, user, "log_entries", "log_filter", "log_more")
+        context = answer_context(request, user, incident, (log_panel.PANEL,))
+        response = render_blocks(
+            request,
+            context,
+            [(log_panel.TEMPLATE, ("log_entries", "log_filter", "log_more"))],
+            user=user,
+        )
         if urlsplit(request.headers.get("hx-current-url", "")).query:
             response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
         return response
     target = f"/incidents/{incident.id}"
-    kind_filter = parse_kind(view_kind)
+    kind_filter = log_panel.parse_kind(view_kind)
     return RedirectResponse(target + (f"?kind={kind_filter.value}" if kind_filter else ""), 303)
 
 
@@ -211,9 +154,14 @@ def _refused(
         return error_response(request, status, list(messages.values()))
     session.rollback()  # a refused write leaves nothing behind, and holds no lock
     context = answer_context(
-        request, user, incident, kind=parse_kind(view_kind), form=form, errors=messages
+        request,
+        user,
+        incident,
+        request.app.state.panels,
+        query={"kind": view_kind},
+        refused=Refused(log_panel.NAME, form, messages),
     )
-    return render(request, PAGE_TEMPLATE, context, user=user, status_code=status)
+    return render(request, PAGE, context, user=user, status_code=status)
 
 
 @router.get("/incidents/{incident_id}/print")
@@ -241,4 +189,4 @@ def print_log(
         "now": utcnow(),
         "nav": "incidents",
     }
-    return render(request, "incidents/print.html", context, user=user)
+    return render(request, "log/print.html", context, user=user)

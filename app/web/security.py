@@ -20,11 +20,11 @@ from fastapi import Request, Response
 
 from app.config import Settings
 from app.errors import NotAllowed
+from app.ui.reader import SESSION_COOKIE
 
 CSRF_COOKIE = "samvirke_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-SESSION_COOKIE = "samvirke_session"
 
 
 def _csrf_seed(request: Request) -> str:

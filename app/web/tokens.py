@@ -18,8 +18,9 @@ from app.accounts.models import User
 from app.db import utcnow
 from app.deps import DbSession
 from app.i18n import gettext
+from app.ui.reader import language_of
 from app.web.deps import AdminUser, Csrf, PageUser
-from app.web.render import is_htmx, language_of, render
+from app.web.render import is_htmx, render
 
 router = APIRouter()
 

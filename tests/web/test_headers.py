@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from app.web import assets
+from app.ui import assets
 from tests import factories
 from tests.factories import Account
 from tests.web.helpers import csrf_of, htmx, sign_in

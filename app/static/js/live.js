@@ -4,8 +4,10 @@
    The socket is opened at #live-status's data-url with ?after=<the last seq applied>, which
    starts at the seq the page was rendered at. Each message is a <template data-seq> of htmx
    out-of-band swaps, applied once and in order; a message at or below the last seq is ignored,
-   so a reconnect resumes without gaps or duplicates. The socket reconnects by itself (backoff
-   doubling from 0.5 s to 30 s, with jitter; at once when the browser is back online).
+   so a reconnect resumes without gaps or duplicates. Its data-blocks name the page's blocks it
+   touches (learnt from the messages, not listed here): an htmx answer that replaces one of them
+   makes the later messages apply again. The socket reconnects by itself (backoff doubling from
+   0.5 s to 30 s, with jitter; at once when the browser is back online).
    Writes never go over the socket: they stay htmx form posts. */
 (function () {
   "use strict";
@@ -18,7 +20,6 @@
   var MAX_DELAY = 30000;
   var OFFLINE_AFTER = 3;   // failed attempts before "reconnecting" becomes "offline"
   var KEEP = 100;          // recent messages, re-applied when an htmx answer replaces a block
-  var BLOCKS = ["log-entries", "incident-header", "incident-lists"];
   var NOTIFY_KEY = "samvirke.notify-decisions";
 
   var last = Number(status.dataset.seq) || 0;
@@ -29,6 +30,7 @@
   var stopped = false;
   var applying = false;
   var recent = [];  // [seq, message text], oldest first
+  var blocks = {};  // ids of the blocks the messages touch, learnt from their data-blocks
 
   /* --- the indicator ---------------------------------------------------------------------- */
 
@@ -143,6 +145,7 @@
     var message = parse(text);
     var seq = Number(message.dataset.seq);
     if (!(seq > last)) return;  // applied already
+    (message.dataset.blocks || "").split(" ").forEach(function (id) { if (id) blocks[id] = true; });
     apply(message, true);
     last = seq;
     status.dataset.seq = String(seq);  // where the page stands, for anyone looking
@@ -156,13 +159,13 @@
   }
 
   /* Make the message's swaps idempotent, in place: a new entry that the page shows already (the
-     writer's own, from their post's answer) becomes an in-place swap; one this view does not
-     show (another kind, older entries) is left out; a swap by id whose element is not on the
+     writer's own, from their post's answer) becomes an in-place swap; one the list it goes to
+     does not show (another kind, older entries) is left out; a swap by id whose element is not on the
      page is dropped. Returns the ids of the new entries that will be inserted. */
   function prepare(content) {
-    var list = document.getElementById("log-entries");
     var inserted = [];
     content.querySelectorAll('[hx-swap-oob^="afterbegin:"]').forEach(function (wrapper) {
+      var list = document.querySelector(wrapper.getAttribute("hx-swap-oob").slice("afterbegin:".length));
       Array.prototype.slice.call(wrapper.children).forEach(function (entry) {
         if (document.getElementById(entry.id)) {
           entry.setAttribute("hx-swap-oob", "true");
@@ -223,7 +226,7 @@
   /* An htmx answer (a post, a filter) replaces a block with the state at its data-seq. A push
      that was applied meanwhile but came later than that would be lost: apply those again. */
   function markSeen() {
-    BLOCKS.forEach(function (id) {
+    Object.keys(blocks).forEach(function (id) {
       var block = document.getElementById(id);
       if (block) block.setAttribute("data-live-seen", "");
     });
@@ -232,7 +235,7 @@
   document.addEventListener("htmx:afterSettle", function () {
     if (applying) return;
     var since = Infinity;
-    BLOCKS.forEach(function (id) {
+    Object.keys(blocks).forEach(function (id) {
       var block = document.getElementById(id);
       if (block && block.dataset.seq && !block.hasAttribute("data-live-seen")) {
         since = Math.min(since, Number(block.dataset.seq));
@@ -309,6 +312,5 @@
     });
   }
 
-  markSeen();
   connect();
 })();

@@ -1,18 +1,19 @@
 """Words for the vocabularies (kinds, categories, levels, phases, classifications) on pages.
 
 The values are English msgids marked with `N_`, translated in the template with `_()`, so the
-catalogue holds one wording per term. They are Jinja globals so that a block rendered alone
-(an htmx answer, a live push) has them exactly as the whole page does.
+catalogue holds one wording per term. `VOCABULARY` becomes the templates' globals
+(`ui/templates.py`), so a block rendered alone has them exactly as the whole page does.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from app.accounts.models import PASSWORD_MIN
 from app.i18n import N_
 from app.incidents.models import Category, Level, Phase
 from app.incidents.service import LEVEL_NAMES, PHASE_NAMES
 from app.log.models import CLASSIFICATION_NAMES, EntryKind, PersonKind
-from app.web.render import env
 
 KIND_NAMES = {
     EntryKind.decision: N_("Decision"),
@@ -38,15 +39,15 @@ CATEGORY_NAMES = {
 # The order of the log form's kind choices; Alt+1 … Alt+5 pick them.
 PERSON_KINDS = [k.value for k in PersonKind]
 
-env.globals.update(
-    kind_names={k.value: v for k, v in KIND_NAMES.items()},
-    category_names={k.value: v for k, v in CATEGORY_NAMES.items()},
-    level_names={k.value: v for k, v in LEVEL_NAMES.items()},
-    phase_names={k.value: v for k, v in PHASE_NAMES.items()},
-    classification_names={k.value: v for k, v in CLASSIFICATION_NAMES.items()},
-    person_kinds=PERSON_KINDS,
-    levels=[level.value for level in Level],
-    phases=[phase.value for phase in Phase],
-    categories=[category.value for category in Category],
-    password_min=PASSWORD_MIN,
-)
+VOCABULARY: dict[str, Any] = {
+    "kind_names": {k.value: v for k, v in KIND_NAMES.items()},
+    "category_names": {k.value: v for k, v in CATEGORY_NAMES.items()},
+    "level_names": {k.value: v for k, v in LEVEL_NAMES.items()},
+    "phase_names": {k.value: v for k, v in PHASE_NAMES.items()},
+    "classification_names": {k.value: v for k, v in CLASSIFICATION_NAMES.items()},
+    "person_kinds": PERSON_KINDS,
+    "levels": [level.value for level in Level],
+    "phases": [phase.value for phase in Phase],
+    "categories": [category.value for category in Category],
+    "password_min": PASSWORD_MIN,
+}

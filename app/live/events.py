@@ -24,9 +24,10 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from app.accounts.viewer import Viewer
+from app.bus import Written
 from app.db import is_id
 from app.events.models import Event
-from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, LOG_APPENDED, Written
+from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, LOG_APPENDED
 from app.incidents.models import Incident, IncidentPublic
 from app.incidents.service import list_incidents, present_incident
 from app.log.models import LogEntry

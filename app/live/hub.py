@@ -1,6 +1,6 @@
 """The hub: one room per watched incident, one database read per wake-up, bounded queues.
 
-A wake-up (from the bus) marks a room dirty; the room's pump reads every event past its
+A wake-up (an `EventsWritten` from the bus, app/bus.py) marks a room dirty; the room's pump reads every event past its
 watermark once, renders each event once per audience key and offers the result to every
 subscriber (see `live/subscriber.py` for how a message reaches its socket). A wake-up from a commit in this instance brings the events as written: when they
 follow on from the room's watermark and need nothing more to render (a plain new entry), they
@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from app.bus import Bus, EventsWritten, Written
 from app.db import Database
 from app.live.events import (
     IncidentList,
@@ -63,8 +64,9 @@ class Lobby:
 
 
 class Hub:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bus: Bus) -> None:
         self.db = db
+        self.bus = bus
         self.rooms: dict[int, Room] = {}
         self.lobby = Lobby()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,11 +77,11 @@ class Hub:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.db.add_wake_listener(self.wake_threadsafe)
+        self.bus.subscribe(EventsWritten, self.written)
         self._recheck = asyncio.create_task(self._recheck_forever())
 
     async def stop(self) -> None:
-        self.db.remove_wake_listener(self.wake_threadsafe)
+        self.bus.unsubscribe(EventsWritten, self.written)
         pumps = [self.lobby.pump, *(r.pump for r in self.rooms.values())]
         tasks = [t for t in [self._recheck, *pumps] if t]
         for task in tasks:
@@ -142,17 +144,14 @@ class Hub:
 
     # --- wake-ups -------------------------------------------------------------------------
 
-    def wake_threadsafe(self, incident_id: int, seq: int, written: tuple[Any, ...] = ()) -> None:
-        """Called after a commit, from whichever thread committed."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.wake, incident_id, seq, written)
-
-    def wake(self, incident_id: int, seq: int | None = None, written: tuple[Any, ...] = ()) -> None:
-        """Something was committed: the incident's room and the incident list may have news."""
+    def written(self, notice: EventsWritten) -> None:
+        """Events were committed: the incident's room and the incident list may have news."""
         self.wake_list()
-        self._wake_room(incident_id, seq, written)
+        self._wake_room(notice.incident_id, notice.seq, notice.written)
 
-    def _wake_room(self, incident_id: int, seq: int | None, written: tuple[Any, ...] = ()) -> None:
+    def _wake_room(
+        self, incident_id: int, seq: int | None, written: tuple[Written, ...] = ()
+    ) -> None:
         room = self.rooms.get(incident_id)
         if room is None or (seq is not None and seq <= room.watermark):
             return

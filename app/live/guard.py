@@ -3,9 +3,9 @@
 A service that changes a user's rights, sessions or tokens notes an account change in its
 transaction (accounts/access.py); after the commit the guard hears the user's id as an
 `AccessChanged` on the bus (app/bus.py): from this process, another instance (PostgreSQL) or
-the CLI (SQLite). It then at once *holds* each of that user's
-sockets — nothing more is sent to it, what the hub offers waits in its queue — and asks the
-socket to re-check its credential. One read, shared by every re-check asked for together,
+the CLI (SQLite). It then at once *holds* each of that user's sockets — nothing more is sent
+to it, what the hub offers waits in its queue — and asks the socket to re-check its
+credential. One read, shared by every re-check asked for together,
 says what the credential stands for now: gone (signed out, revoked, expired, deactivated) →
 close 4401; another viewer (clearance or role changed) → close 4403, and the queue, rendered
 for the old rights, is dropped unsent; the same → released, the queue goes out.

@@ -1,8 +1,9 @@
 """The hub: one room per watched incident, one database read per wake-up, bounded queues.
 
-A wake-up (an `EventsWritten` from the bus, app/bus.py) marks a room dirty; the room's pump reads every event past its
-watermark once, renders each event once per audience key and offers the result to every
-subscriber (see `live/subscriber.py` for how a message reaches its socket). A wake-up from a commit in this instance brings the events as written: when they
+A wake-up (an `EventsWritten` from the bus, app/bus.py) marks a room dirty; the room's pump
+reads every event past its watermark once, renders each event once per audience key and
+offers the result to every subscriber (see `live/subscriber.py` for how a message reaches its
+socket). A wake-up from a commit in this instance brings the events as written: when they
 follow on from the room's watermark and need nothing more to render (a plain new entry), they
 are fanned out at once, without the read. Offering never waits, so one stalled client slows
 no one else.

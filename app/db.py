@@ -18,13 +18,13 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, MetaData, event, exc, make_url, text
+from sqlalchemy import DateTime, MetaData, event, exc, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -43,14 +43,6 @@ SQLModel.metadata.naming_convention = {
 metadata: MetaData = SQLModel.metadata
 
 _NO_SNAPSHOT_OPTION = "samvirke_no_snapshot"
-NOTIFY_CHANNEL = "samvirke_events"
-# (incident id, newest seq, the events as written or () if unknown), after a commit.
-WakeListener = Callable[[int, int, tuple[Any, ...]], None]
-# Users whose rights, sessions or tokens a transaction changed (accounts/access.py notes them
-# in `session.info`): NOTIFYed on this channel inside it, told to listeners after the commit.
-ACCOUNT_CHANGES = "account_changes"
-ACCOUNTS_CHANNEL = "samvirke_accounts"
-AccountListener = Callable[[frozenset[int]], None]
 
 
 # The largest id or number an INTEGER column holds on PostgreSQL. Inputs are bounded by it, so
@@ -299,8 +291,6 @@ class Database:
             if self.is_sqlite
             else self._read_engine
         )
-        self._wake_listeners: list[WakeListener] = []
-        self._account_listeners: list[AccountListener] = []
 
     def session(self, *, write: bool, snapshot: bool = True) -> Session:
         """A write session, a read session, or (`snapshot=False`) a read session for lookups
@@ -310,34 +300,9 @@ class Database:
             engine = self._read_engine if snapshot else self._lookup_engine
         session = Session(engine, expire_on_commit=False)
         session.info["language"] = self.language
-        session.info["database"] = self
+        session.info["database"] = self  # where app/bus.py hands out the commit's notices
         session.info["signer"] = self.signer
         return session
-
-    def add_wake_listener(self, listener: WakeListener) -> None:
-        """Called with (incident_id, seq, written events) after every commit that recorded events."""
-        self._wake_listeners.append(listener)
-
-    def remove_wake_listener(self, listener: WakeListener) -> None:
-        if listener in self._wake_listeners:
-            self._wake_listeners.remove(listener)
-
-    def _woken(self, wakeups: dict[int, tuple[int, list[Any] | None]]) -> None:
-        for incident_id, (seq, written) in wakeups.items():
-            for listener in list(self._wake_listeners):
-                listener(incident_id, seq, tuple(written or ()))
-
-    def add_account_listener(self, listener: AccountListener) -> None:
-        """Called with the ids of users whose access changed, after every commit that did so."""
-        self._account_listeners.append(listener)
-
-    def remove_account_listener(self, listener: AccountListener) -> None:
-        if listener in self._account_listeners:
-            self._account_listeners.remove(listener)
-
-    def _accounts_changed(self, user_ids: frozenset[int]) -> None:
-        for listener in list(self._account_listeners):
-            listener(user_ids)
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -353,38 +318,3 @@ class Database:
         self.engine.dispose()
         if self._write_engine is not self.engine:
             self._write_engine.dispose()
-
-
-@event.listens_for(Session, "before_commit")
-def _notify_in_transaction(session: Session) -> None:
-    """On PostgreSQL, NOTIFY is transactional: other instances hear of committed changes only.
-
-    Account changes go first, so an instance that hears both closes the sockets whose rights
-    ended before it fans out what was written after."""
-    database = session.info.get("database")
-    if not isinstance(database, Database) or database.is_sqlite:
-        return
-    notices = [(ACCOUNTS_CHANNEL, str(u)) for u in sorted(session.info.get(ACCOUNT_CHANGES, ()))]
-    wakeups = session.info.get("wakeups") or {}
-    notices += [(NOTIFY_CHANNEL, f"{i}:{seq}") for i, (seq, _) in wakeups.items()]
-    for channel, payload in notices:
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
-        )
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
-    database = session.info.get("database")
-    wakeups = session.info.pop("wakeups", None)
-    changed = session.info.pop(ACCOUNT_CHANGES, None)
-    if changed and isinstance(database, Database):
-        database._accounts_changed(frozenset(changed))  # first: rights before news
-    if wakeups and isinstance(database, Database):
-        database._woken(wakeups)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, _previous: object) -> None:
-    session.info.pop("wakeups", None)
-    session.info.pop(ACCOUNT_CHANGES, None)

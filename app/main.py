@@ -19,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import access_log, api, domains, web
 from app.accounts import service as accounts
 from app.api import problems
+from app.bus import Bus
 from app.config import Settings, get_settings
 from app.db import Database
 from app.edge import BodyLimit
@@ -26,7 +27,6 @@ from app.errors import DomainError, database_unavailable
 from app.headers import SecurityHeaders
 from app.live import pages as live_pages
 from app.live import ws as live_ws
-from app.live.bus import PostgresBus
 from app.live.events import Registry
 from app.live.guard import Guard
 from app.live.hub import Hub
@@ -64,8 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signer=settings.signer(),
     )
 
-    hub = Hub(db, Registry(domains.event_types()))
-    guard = Guard(db, hub)
+    bus = Bus(db)
+    hub = Hub(db, bus, Registry(domains.event_types()))
+    guard = Guard(db, hub, bus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,12 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await to_thread.run_sync(assets.load)  # hash and gzip the static files before serving
         await hub.start()
         await guard.start()
-        bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake, guard.changed)
-        if bus is not None:
-            await bus.start()
+        await bus.start()
         yield
-        if bus is not None:
-            await bus.stop()
+        await bus.stop()
         await guard.stop()
         await hub.stop()
         db.dispose()
@@ -93,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.bus = bus
     app.state.hub = hub
     app.state.guard = guard
     app.state.panels = domains.panels()  # the incident page's, in order (app/ui/panels.py)

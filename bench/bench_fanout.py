@@ -102,8 +102,9 @@ def add_history(database_url: str, incident_id: int, count: int) -> int:
     """`count` entries through the log's own write path, in one transaction; returns the head seq."""
     from app.db import Database
     from app.incidents.models import Incident
+    from app.incidents.service import lock_incident
     from app.log.models import Classification, EntryKind
-    from app.log.service import lock_incident, write_entry
+    from app.log.service import write_entry
 
     db = Database(database_url)
     try:

@@ -1,9 +1,9 @@
 """Who holds access right now, and telling the live push when that changes.
 
 A service that changes a user's rights (role, clearance, active), sessions or API tokens calls
-`account_changed` inside its transaction. `app.db` turns the note into a PostgreSQL NOTIFY in
-that transaction and an in-process call after its commit, so every instance re-checks that
-user's open sockets at once (app/live/guard.py) and hears of committed changes only.
+`account_changed` inside its transaction: an `AccessChanged` published on the bus (app/bus.py)
+when it commits, so every instance, told of committed changes only, re-checks that user's open
+sockets at once (app/live/guard.py).
 
 A `Credential` is what a cookie or a bearer token stands for now: the user, and when it ends.
 """
@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from app.accounts.models import User
-from app.db import ACCOUNT_CHANGES
+from app.bus import AccessChanged, publish_on_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,5 @@ class Credential:
 
 
 def account_changed(session: Session, user_id: int) -> None:
-    """Note, in the caller's transaction, that this user's access changed."""
-    changed: set[int] = session.info.setdefault(ACCOUNT_CHANGES, set())
-    changed.add(user_id)
+    """Say, when the caller's transaction commits, that this user's access changed."""
+    publish_on_commit(session, AccessChanged(frozenset({user_id})))

@@ -1,14 +1,33 @@
-"""Incident use cases. Each change also writes a system entry in the log and an event."""
+"""Incident use cases, and the incident's own rules: its write lock and its counters.
+
+Each change also writes a system entry in the log and an event.
+
+Every write to an incident's history (its log, its events) first takes the incident's write
+lock (`lock_incident`), and moves the counters on its row through `record_event`: `event_seq`
+with each event, and with a log entry the log's count and head hash and the last activity, in
+one UPDATE. The lock and those counters are what make event seqs and log numbers gap-free and
+the chain linear with many writers. Both are prebuilt Core statements on the session's
+connection rather than ORM flushes: every log append runs them, and on SQLite every writer
+waits for them, in turn.
+
+This module and app.log.service import each other as modules: an incident's change writes to
+its log, and the log's append moves the incident's counters.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from typing import Any
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy import select as core_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.db import is_id, utcnow
-from app.errors import Invalid, NotFound
-from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED, record_event
+from app.errors import IncidentClosed, Invalid, NotFound
+from app.events import service as events
+from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED
 from app.i18n import N_
 from app.incidents.models import (
     Category,
@@ -20,8 +39,8 @@ from app.incidents.models import (
     Phase,
 )
 from app.log import checkpoints
-from app.log.models import Author, Classification, EntryKind, SystemMessage
-from app.log.service import lock_incident, write_entry
+from app.log import service as log_service
+from app.log.models import Author, Classification, EntryKind, LogEntry, SystemMessage
 
 LEVEL_NAMES = {Level.green: N_("green"), Level.yellow: N_("yellow"), Level.red: N_("red")}
 PHASE_NAMES = {
@@ -33,6 +52,63 @@ PHASE_NAMES = {
     Phase.closed: N_("closed"),
 }
 
+_INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+# Built once: the hot path (every log append) reuses their compiled SQL. The UPDATE's SET
+# clause is whatever columns the parameters name.
+_LOCK_INCIDENT = (
+    core_select(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident_key")).with_for_update()
+)
+_UPDATE_INCIDENT = update(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident_key"))
+
+
+def lock_incident(session: Session, incident: Incident) -> Incident:
+    """Take the incident's write lock and reload it; refuse a closed incident.
+
+    The lock: on PostgreSQL `SELECT … FOR UPDATE` of the incident row; on SQLite the write
+    transaction itself, which this first statement begins (`BEGIN IMMEDIATE`). Every column is
+    read again under the lock and set on `incident` as committed values, so nothing read
+    before (the API reads the incident in a short read session of its own) is trusted; an
+    incident from another session joins this one, so later changes to it are flushed here.
+    """
+    row = session.connection().execute(_LOCK_INCIDENT, {"incident_key": incident.id}).first()
+    if row is None:
+        raise NotFound("Incident {id} does not exist.", id=incident.id)
+    if incident not in session:
+        session.add(incident)
+    for key, value in row._mapping.items():
+        set_committed_value(incident, key, value)
+    if incident.is_closed:
+        raise IncidentClosed()
+    return incident
+
+
+def record_event(
+    session: Session,
+    *,
+    incident: Incident,
+    type: str,
+    data: dict[str, Any],
+    appended: LogEntry | None = None,
+) -> int:
+    """Record the incident's next event and move its counters; returns the event's seq.
+
+    The caller holds the incident's write lock. `appended` is the entry a `log.appended`
+    adds, as written: the event's subject, the log's new head and the incident's last
+    activity. The event row (app.events) and one UPDATE of the incident row go out at once,
+    in the caller's transaction; the incident object gets the same values as committed ones,
+    so it stays current and the session has nothing left to flush for it.
+    """
+    seq = events.add_event(session, incident=incident, type=type, data=data, subject=appended)
+    changes: dict[str, Any] = {"event_seq": seq}
+    if appended is not None:
+        changes["log_count"] = appended.number
+        changes["log_head_hash"] = appended.hash
+        changes["last_activity_at"] = appended.recorded_at
+    session.connection().execute(_UPDATE_INCIDENT, {"incident_key": incident.id, **changes})
+    for key, value in changes.items():
+        set_committed_value(incident, key, value)
+    return seq
+
 
 def _system_entry(
     session: Session, incident: Incident, actor: User, msgid: str, **params: str
@@ -40,7 +116,7 @@ def _system_entry(
     """A log line written by Samvirke, naming who did it. Its meaning (message id and the ids of
     its words) is what is stored and hashed; each reader sees it in their own language."""
     assert actor.id is not None
-    write_entry(
+    log_service.write_entry(
         session,
         incident=incident,
         kind=EntryKind.system,

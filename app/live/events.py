@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.accounts.viewer import Viewer
+from app.bus import Written
 from app.db import is_id
 from app.events.models import Event
-from app.events.service import Written
 from app.incidents.models import Incident
 
 S = TypeVar("S")

@@ -1,16 +1,18 @@
 """The guard: every open socket's credentials, by user, so access taken away ends at once.
 
 A service that changes a user's rights, sessions or tokens notes an account change in its
-transaction (accounts/access.py); after the commit (in-process) or through the bus (LISTEN on
-PostgreSQL) the guard hears the user's id. It then at once *holds* each of that user's
-sockets — nothing more is sent to it, what the hub offers waits in its queue — and asks the
-socket to re-check its credential. One read, shared by every re-check asked for together,
+transaction (accounts/access.py); after the commit the guard hears the user's id as an
+`AccessChanged` on the bus (app/bus.py): from this process, another instance (PostgreSQL) or
+the CLI (SQLite). It then at once *holds* each of that user's sockets — nothing more is sent
+to it, what the hub offers waits in its queue — and asks the socket to re-check its
+credential. One read, shared by every re-check asked for together,
 says what the credential stands for now: gone (signed out, revoked, expired, deactivated) →
 close 4401; another viewer (clearance or role changed) → close 4403, and the queue, rendered
 for the old rights, is dropped unsent; the same → released, the queue goes out.
 
-The heartbeat's periodic re-check stays, for changes no bus carried (the CLI, another process
-on SQLite; a lost NOTIFY), and a socket closes itself when its credential expires.
+The heartbeat's periodic re-check stays, for changes no bus carried (a lost NOTIFY, a CLI run
+while the server was down or a write straight to the database), and a socket closes itself
+when its credential expires.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from app.accounts import service as accounts
 from app.accounts import tokens
 from app.accounts.access import Credential
 from app.accounts.viewer import Viewer
+from app.bus import AccessChanged, Bus
 from app.db import Database, utcnow
 from app.live.hub import Hub
 from app.live.subscriber import Subscriber
@@ -123,20 +126,18 @@ class CredentialRechecks:
 class Guard:
     """The open sockets of each user; told of account changes, it re-checks theirs at once."""
 
-    def __init__(self, db: Database, hub: Hub) -> None:
-        self.db, self.hub = db, hub
+    def __init__(self, db: Database, hub: Hub, bus: Bus) -> None:
+        self.db, self.hub, self.bus = db, hub, bus
         self.watches: dict[int, set[Watch]] = {}
         self.generation = 0  # account changes heard so far
         self.rechecks: dict[str, CredentialRechecks] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self.rechecks = {k: CredentialRechecks(self.hub, self.db, f) for k, f in LOOKUPS.items()}
-        self.db.add_account_listener(self.changed_threadsafe)
+        self.bus.subscribe(AccessChanged, self.changed)
 
     async def stop(self) -> None:
-        self.db.remove_account_listener(self.changed_threadsafe)
+        self.bus.unsubscribe(AccessChanged, self.changed)
 
     async def admit(self, kind: str, raw: str) -> Admitted | None:
         """What a bearer token (`kind` "token") or a session cookie ("session") stands for."""
@@ -166,15 +167,10 @@ class Guard:
             if not mine:
                 del self.watches[watch.viewer.user_id]
 
-    def changed_threadsafe(self, user_ids: frozenset[int]) -> None:
-        """After a commit in this process, from whichever thread committed."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.changed, user_ids)
-
-    def changed(self, user_ids: frozenset[int]) -> None:
+    def changed(self, notice: AccessChanged) -> None:
         """These users' access changed: hold their sockets and have each re-check."""
         self.generation += 1
-        for user_id in user_ids:
+        for user_id in notice.user_ids:
             for watch in self.watches.get(user_id, ()):
                 watch.subscriber.hold()
                 watch.changed.set()

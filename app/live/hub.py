@@ -1,8 +1,9 @@
 """The hub: one room per watched incident, one database read per wake-up, bounded queues.
 
-A wake-up (from the bus) marks a room dirty; the room's pump reads every event past its
-watermark once, renders each event once per audience key and offers the result to every
-subscriber (see `live/subscriber.py` for how a message reaches its socket). A wake-up from a commit in this instance brings the events as written: when they
+A wake-up (an `EventsWritten` from the bus, app/bus.py) marks a room dirty; the room's pump
+reads every event past its watermark once, renders each event once per audience key and
+offers the result to every subscriber (see `live/subscriber.py` for how a message reaches its
+socket). A wake-up from a commit in this instance brings the events as written: when they
 follow on from the room's watermark and need nothing more to render (a plain new entry), they
 are fanned out at once, without the read. Offering never waits, so one stalled client slows
 no one else.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from app.bus import Bus, EventsWritten, Written
 from app.db import Database
 from app.incidents.listing import IncidentList, list_version, load_incident_list
 from app.live.events import LiveEvent, Registry, head_seq
@@ -56,8 +58,9 @@ class Lobby:
 
 
 class Hub:
-    def __init__(self, db: Database, events: Registry) -> None:
+    def __init__(self, db: Database, bus: Bus, events: Registry) -> None:
         self.db = db
+        self.bus = bus
         self.events = events
         self.rooms: dict[int, Room] = {}
         self.lobby = Lobby()
@@ -69,11 +72,11 @@ class Hub:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.db.add_wake_listener(self.wake_threadsafe)
+        self.bus.subscribe(EventsWritten, self.written)
         self._recheck = asyncio.create_task(self._recheck_forever())
 
     async def stop(self) -> None:
-        self.db.remove_wake_listener(self.wake_threadsafe)
+        self.bus.unsubscribe(EventsWritten, self.written)
         pumps = [self.lobby.pump, *(r.pump for r in self.rooms.values())]
         tasks = [t for t in [self._recheck, *pumps] if t]
         for task in tasks:
@@ -136,17 +139,14 @@ class Hub:
 
     # --- wake-ups -------------------------------------------------------------------------
 
-    def wake_threadsafe(self, incident_id: int, seq: int, written: tuple[Any, ...] = ()) -> None:
-        """Called after a commit, from whichever thread committed."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.wake, incident_id, seq, written)
-
-    def wake(self, incident_id: int, seq: int | None = None, written: tuple[Any, ...] = ()) -> None:
-        """Something was committed: the incident's room and the incident list may have news."""
+    def written(self, notice: EventsWritten) -> None:
+        """Events were committed: the incident's room and the incident list may have news."""
         self.wake_list()
-        self._wake_room(incident_id, seq, written)
+        self._wake_room(notice.incident_id, notice.seq, notice.written)
 
-    def _wake_room(self, incident_id: int, seq: int | None, written: tuple[Any, ...] = ()) -> None:
+    def _wake_room(
+        self, incident_id: int, seq: int | None, written: tuple[Written, ...] = ()
+    ) -> None:
         room = self.rooms.get(incident_id)
         if room is None or (seq is not None and seq <= room.watermark):
             return

@@ -21,7 +21,8 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session
 
 from app.accounts.viewer import Viewer
-from app.events.service import LOG_APPENDED, Written
+from app.bus import Written
+from app.events.service import LOG_APPENDED
 from app.live.events import EventType, LiveEvent, PageFragment, Stored
 from app.log.models import LogEntry
 from app.log.visibility import may_read, present_entry

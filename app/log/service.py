@@ -1,11 +1,12 @@
 """Log use cases: append, correct, read, export (verifying: app/log/verify.py).
 
-Appends lock the incident row first (`lock_incident`), then take the next number and the
-previous hash from it, so numbers are gap-free and the chain is linear even with many writers.
+Appends take the incident's write lock first (`incidents.lock_incident`), then the next
+number and the previous hash from its row, so numbers are gap-free and the chain is linear even
+with many writers; the entry's event moves the incident's counters (`incidents.record_event`).
 
-The write path (`lock_incident`, `write_entry`, and `record_event` in app.events) runs a
-handful of prebuilt Core statements on the session's connection rather than ORM flushes: it is
-the hot path of the whole product, and on SQLite every writer waits for it, in turn.
+The write path (the lock, `write_entry`, the event) runs a handful of prebuilt Core statements
+on the session's connection rather than ORM flushes: it is the hot path of the whole product,
+and on SQLite every writer waits for it, in turn.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
-from sqlalchemy import select as core_select
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Table, insert
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.db import utcnow
-from app.errors import Conflict, IncidentClosed, Invalid, NotAllowed, NotFound
-from app.events.service import LOG_APPENDED, record_event
+from app.errors import Conflict, Invalid, NotAllowed, NotFound
+from app.events.service import LOG_APPENDED
 from app.i18n import N_, Term
+from app.incidents import service as incidents
 from app.incidents.models import Incident
 from app.log import chain, checkpoints
 from app.log.models import (
@@ -49,33 +49,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_MAX = 1000
 
 
-_INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
 _ENTRIES: Table = LogEntry.__table__  # type: ignore[attr-defined]
-_LOCK_INCIDENT = (
-    core_select(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident_key")).with_for_update()
-)
 _INSERT_ENTRY = insert(_ENTRIES)
-
-
-def lock_incident(session: Session, incident: Incident) -> Incident:
-    """Take the incident's write lock and reload it; refuse a closed incident.
-
-    The lock: on PostgreSQL `SELECT … FOR UPDATE` of the incident row; on SQLite the write
-    transaction itself, which this first statement begins (`BEGIN IMMEDIATE`). Every column is
-    read again under the lock and set on `incident` as committed values, so nothing read
-    before (the API reads the incident in a short read session of its own) is trusted; an
-    incident from another session joins this one, so later changes to it are flushed here.
-    """
-    row = session.connection().execute(_LOCK_INCIDENT, {"incident_key": incident.id}).first()
-    if row is None:
-        raise NotFound("Incident {id} does not exist.", id=incident.id)
-    if incident not in session:
-        session.add(incident)
-    for key, value in row._mapping.items():
-        set_committed_value(incident, key, value)
-    if incident.is_closed:
-        raise IncidentClosed()
-    return incident
 
 
 def write_entry(
@@ -150,17 +125,12 @@ def write_entry(
     }
     session.connection().execute(_INSERT_ENTRY, row)
     entry = LogEntry.model_construct(**row)
-    record_event(
+    incidents.record_event(
         session,
         incident=incident,
         type=LOG_APPENDED,
         data={"number": number, "classification": classification.value, "hash": entry_hash},
-        incident_changes={
-            "log_count": number,
-            "log_head_hash": entry_hash,
-            "last_activity_at": recorded_at,
-        },
-        subject=entry,
+        appended=entry,
     )
     checkpoints.after_entry(session, incident=incident, recorded_at=recorded_at)
     return entry
@@ -180,7 +150,7 @@ def append_entry(
     gets that entry back instead of a second one; the same key with other content is refused.
     """
     viewer = Viewer.of(actor)
-    lock_incident(session, incident)
+    incidents.lock_incident(session, incident)
     if request_key is not None:
         earlier = _entry_by_key(session, incident_id=incident.id, key=request_key)
         if earlier is not None:

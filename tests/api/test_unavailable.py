@@ -7,8 +7,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from app.incidents.service import get_incident
-from app.log.service import lock_incident
+from app.incidents.service import get_incident, lock_incident
 from tests.helpers import all_entries, assert_problem
 
 

@@ -1,4 +1,5 @@
-"""What Samvirke writes to disk is its owner's alone: data folder 0700, database and key 0600."""
+"""What Samvirke writes to disk is its owner's alone: data folder 0700, database, key and the
+server's socket 0600."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def test_database_wal_shm_and_key_are_private(tmp_path: Path) -> None:
                 "samvirke.db": 0o600,
                 "samvirke.db-wal": 0o600,
                 "samvirke.db-shm": 0o600,
+                "samvirke.db.bus": 0o600,  # the server's ear for the CLI's notices (app/bus.py)
                 "secret_key": 0o600,
                 "signing_key.pem": 0o600,
             }

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from app.db import Database
-from app.incidents.service import get_incident
-from app.log.service import lock_incident
+from app.incidents.service import get_incident, lock_incident
 from tests import factories
 from tests.e2e.conftest import make_account
 from tests.e2e.test_browser import log_by_enter, sign_in

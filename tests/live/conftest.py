@@ -26,8 +26,9 @@ from app.accounts.models import Role, UserCreate
 from app.db import Database
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentCreate
+from app.incidents.service import lock_incident
 from app.log.models import Classification, EntryKind
-from app.log.service import lock_incident, write_entry
+from app.log.service import write_entry
 from tests.factories import Account
 
 TIMEOUT = 10.0  # the longest any single wait may take before the test fails

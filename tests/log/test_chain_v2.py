@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 from app.accounts.models import User
 from app.db import Database
 from app.incidents.models import Incident
+from app.incidents.service import lock_incident
 from app.log import chain
 from app.log.models import Classification, EntryKind
-from app.log.service import lock_incident, write_entry
+from app.log.service import write_entry
 from tests.factories import Account
 from tests.helpers import all_entries, bearer, check_chain, disable_append_only, raw
 

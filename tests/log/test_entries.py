@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from app.incidents.service import get_incident
+from app.incidents.service import get_incident, lock_incident
 from app.log.models import Classification, EntryKind
-from app.log.service import lock_incident, write_entry
+from app.log.service import write_entry
 from tests import factories
 from tests.factories import Account
 from tests.helpers import (

@@ -12,8 +12,7 @@ from httpx2 import Response
 
 from app.db import Database
 from app.incidents.models import Incident
-from app.incidents.service import get_incident
-from app.log.service import lock_incident
+from app.incidents.service import get_incident, lock_incident
 from tests import factories
 from tests.factories import Account
 from tests.web.helpers import entry_ids, htmx, sign_in, text_of, textarea_value

@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from app.accounts.viewer import Viewer
 from app.db import Database
-from app.events.service import record_event
 from app.incidents.models import Incident
+from app.incidents.service import record_event
 from app.live.events import EventType, LiveEvent, PageFragment, Registry, Stored, event_json
 from app.live.render import incident_message
 from tests.factories import Account

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.worker.jobs import Job
+
 
 @dataclass(frozen=True, slots=True)
 class Domain:
     name: str
+    # Its background work: kinds of queued items and periodic jobs (app/worker/jobs.py).
+    jobs: tuple[Job, ...] = ()

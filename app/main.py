@@ -21,6 +21,7 @@ from app.accounts import service as accounts
 from app.api import problems
 from app.config import Settings, get_settings
 from app.db import Database
+from app.domains import DOMAINS
 from app.edge import BodyLimit
 from app.errors import DomainError, database_unavailable
 from app.headers import SecurityHeaders
@@ -31,6 +32,7 @@ from app.live.guard import Guard
 from app.live.hub import Hub
 from app.web import assets
 from app.web.render import env as templates_env
+from app.worker import Worker
 
 log = logging.getLogger("samvirke")
 # Answers smaller than this go as they are: compressing them saves no packet.
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     hub = Hub(db)
     guard = Guard(db, hub)
+    worker = Worker(db, [*(job for domain in DOMAINS for job in domain.jobs), *hub.jobs])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = None if db.is_sqlite else PostgresBus(db.url, hub.wake, guard.changed)
         if bus is not None:
             await bus.start()
+        await worker.start()
         yield
+        await worker.stop()
         if bus is not None:
             await bus.stop()
         await guard.stop()

@@ -26,6 +26,8 @@ from tests.conftest import _pg_execute, _pg_url
 
 # Children before parents, so foreign keys never complain even without the replica role.
 _TABLES = (
+    "work_item",
+    "job_run",
     "event",
     "log_checkpoint",
     "log_entry",

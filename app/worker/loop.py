@@ -43,6 +43,8 @@ T = TypeVar("T")
 
 
 class Worker:
+    """The background side of one instance: `start()` it in the app's lifespan, `stop()` it."""
+
     def __init__(
         self,
         db: Database,
@@ -68,9 +70,11 @@ class Worker:
                 self.local.append(job)
         self._due: dict[str, float] = {}  # loop time at which each timed job is next due
         self._busy: set[str] = set()  # timed jobs running now: a job never overlaps itself
-        self._queue_at = 0.0  # loop time at which to look at the queue next
+        # Loop times at which to look at the queue next: as the last claim's read found it,
+        # and as news since that read began asks (a commit notice: now; a retry: its time).
+        self._queue_at = 0.0
+        self._news_at = math.inf
         self._claiming = False
-        self._notices = 0  # commit notices heard so far
         self._reserved = 0  # threads promised to claims, items and periodic jobs
         self._local_tasks: set[asyncio.Task[None]] = set()
         self._thread_tasks: set[asyncio.Task[None]] = set()
@@ -85,6 +89,8 @@ class Worker:
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="samvirke-worker")
+        self._poked = asyncio.Event()  # of this loop (an app may be started again, in another)
+        self._queue_at, self._news_at = 0.0, math.inf
         now = loop.time()
         for local in self.local:
             self._due[local.name] = now + local.every
@@ -117,8 +123,7 @@ class Worker:
             self._loop.call_soon_threadsafe(self.wake)
 
     def wake(self) -> None:
-        self._notices += 1
-        self._queue_at = 0.0
+        self._news_at = 0.0
         self._poked.set()
 
     # --- the loop -------------------------------------------------------------------------
@@ -142,14 +147,15 @@ class Worker:
                 self._busy.add(local.name)
                 self._spawn(self._run_local(local), self._local_tasks)
         for periodic in self.periodic:
-            if periodic.name not in self._busy and self._due[periodic.name] <= now:
-                if self._free() > 0:
-                    self._busy.add(periodic.name)
-                    self._reserved += 1
-                    self._spawn(self._run_periodic(periodic), self._thread_tasks)
-        if self.queued and not self._claiming and self._queue_at <= now and self._free() > 0:
+            due = periodic.name not in self._busy and self._due[periodic.name] <= now
+            if due and self._free() > 0:
+                self._busy.add(periodic.name)
+                self._reserved += 1
+                self._spawn(self._run_periodic(periodic), self._thread_tasks)
+        if self.queued and not self._claiming and self._look_at() <= now and self._free() > 0:
             limit = self._free()
             self._claiming, self._reserved = True, self._reserved + limit
+            self._news_at = math.inf  # the claim's read sees everything committed until now
             self._spawn(self._claim(limit), self._thread_tasks)
 
     def _waiting_for(self) -> Iterable[float]:
@@ -162,7 +168,10 @@ class Worker:
                 if periodic.name not in self._busy:
                     yield self._due[periodic.name]
             if self.queued and not self._claiming:
-                yield self._queue_at
+                yield self._look_at()
+
+    def _look_at(self) -> float:
+        return min(self._queue_at, self._news_at)
 
     def _poke(self) -> None:
         self._poked.set()
@@ -210,7 +219,6 @@ class Worker:
             self._poke()
 
     async def _claim(self, limit: int) -> None:
-        notices = self._notices
         claimed: list[queue.Work] = []
         next_due = None
         try:
@@ -220,7 +228,7 @@ class Worker:
         finally:
             self._claiming = False
             self._reserved -= limit - len(claimed)  # each item keeps the thread it was given
-            if claimed or notices != self._notices:  # more may be due, or came meanwhile
+            if claimed:  # more may be due
                 self._queue_at = 0.0
             else:
                 self._queue_at = self._after(
@@ -239,5 +247,5 @@ class Worker:
         finally:
             self._reserved -= 1
             if retry_at is not None:
-                self._queue_at = min(self._queue_at, self._after(retry_at, longest=self.poll))
+                self._news_at = min(self._news_at, self._after(retry_at, longest=self.poll))
             self._poke()

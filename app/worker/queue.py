@@ -147,7 +147,7 @@ def perform(job: Queued, work: Work) -> datetime | None:
     """Run a claimed item and record how it ended; returns when it runs again, if it does."""
     try:
         job.run(work)
-    except Exception as exc:  # noqa: BLE001 - any failure of a job is retried, then recorded
+    except Exception as exc:  # any failure of a job is retried, then recorded
         log.warning(
             "job %s: work item %s failed (attempt %s)",
             job.name,

@@ -39,15 +39,15 @@ def until_next_period(now: datetime, every: float) -> float:
     return every - now.timestamp() % every
 
 
-def run_periodic(db: Database, job: Periodic) -> bool:
-    """Run `job` here if this period has not had its run yet; whether it ran."""
+def run_periodic(db: Database, job: Periodic) -> None:
+    """Run `job` here if this period has not had its run yet."""
     with _exclusive(db, job.name) as ours:
         if not ours or not _claim_period(db, job):
-            return False
+            return
         error = None
         try:
             job.run(db)
-        except Exception as exc:  # noqa: BLE001 - recorded; the next period runs it again
+        except Exception as exc:  # recorded; the next period runs it again
             log.exception("periodic job %s failed", job.name)
             error = error_text(exc)
         with db.write_session() as session:
@@ -55,7 +55,6 @@ def run_periodic(db: Database, job: Periodic) -> bool:
             if run is not None:
                 run.finished_at, run.error = utcnow(), error
                 session.commit()
-        return True
 
 
 def _claim_period(db: Database, job: Periodic) -> bool:

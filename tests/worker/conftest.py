@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Self
 
 import pytest
 from sqlalchemy import text
@@ -41,7 +42,7 @@ class Instance:
         self._thread = threading.Thread(target=self._serve, name=f"instance-{name}", daemon=True)
         _names[id(self.db)] = name
 
-    def __enter__(self) -> Instance:
+    def __enter__(self) -> Self:
         self._thread.start()
         assert self._started.wait(TIMEOUT), f"instance {self.name} did not start"
         return self
@@ -118,7 +119,7 @@ class Effects:
 
 
 @pytest.fixture
-def effects(database_url: str) -> Iterator[Effects]:
+def effects(database_url: str) -> Iterator[Effects]:  # noqa: F811 - the fixture imported above
     db = Database(database_url)
     with db.write_session() as session:
         session.execute(text("DROP TABLE IF EXISTS worker_effect"))

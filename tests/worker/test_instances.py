@@ -4,6 +4,7 @@ runs once per period across both, never on both at once."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -102,6 +103,6 @@ def test_a_periodic_job_runs_once_per_period_across_two_instances(database_url: 
     spans.sort()
     periods = [int(started // every) for started, _, _ in spans]
     assert len(periods) == len(set(periods)), periods  # never twice in one period
-    for (_, ended, _), (started, _, _) in zip(spans, spans[1:], strict=False):
+    for (_, ended, _), (started, _, _) in itertools.pairwise(spans):
         assert started >= ended, spans  # never on both instances at once
     assert len(spans) >= 6, spans  # 3 s of runs of 0.3 s: one in every other period or so

@@ -105,4 +105,4 @@ def test_a_periodic_job_runs_once_per_period_across_two_instances(database_url: 
     assert len(periods) == len(set(periods)), periods  # never twice in one period
     for (_, ended, _), (started, _, _) in itertools.pairwise(spans):
         assert started >= ended, spans  # never on both instances at once
-    assert len(spans) >= 6, spans  # 3 s of runs of 0.3 s: one in every other period or so
+    assert len(spans) >= 4, spans  # about 7: a run of 0.3 s in every other period of 0.2 s

@@ -59,7 +59,7 @@ def test_a_periodic_job_runs_once_per_period(database_url: str) -> None:
         time.sleep(2.0)
     periods = starts.periods(every)
     assert len(periods) == len(set(periods)), periods  # never twice in one period
-    assert len(periods) >= 5, periods  # about 7 periods began: one run each
+    assert len(periods) >= 4, periods  # about 7 periods began: one run each
 
 
 def test_an_instance_that_starts_again_within_the_period_does_not_run_it_again(

@@ -219,14 +219,8 @@ class Hub:
                 continue
             if seq is not None:
                 self._wake_room(incident_id, seq)
-        if self.lobby.subscribers:
-            try:
-                version = await self.read(self.list_version)
-            except Exception:
-                log.exception("live re-check failed")
-                return
-            if version > self.lobby.version:
-                self.wake_list()
+        if self.lobby.subscribers and await self.read(self.list_version) > self.lobby.version:
+            self.wake_list()  # (a failed read is the worker's to log; the next re-check retries)
 
     # --- database reads (run in a thread) -------------------------------------------------
 

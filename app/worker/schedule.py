@@ -31,6 +31,7 @@ log = logging.getLogger("samvirke.worker")
 
 
 def period_start(now: datetime, every: float) -> datetime:
+    """The start of the period that `now` lies in."""
     return datetime.fromtimestamp(now.timestamp() // every * every, UTC)
 
 

@@ -1,7 +1,8 @@
-"""The bus: typed notices of committed changes, from the services to the live push.
+"""The bus: typed notices of committed changes, from the services to the live push and the worker.
 
-Two kinds of notice: `EventsWritten` (an incident has events up to `seq`) and `AccessChanged`
-(users whose rights, sessions or tokens changed: the guard re-checks their sockets). Between
+Three kinds of notice: `EventsWritten` (an incident has events up to `seq`), `AccessChanged`
+(users whose rights, sessions or tokens changed: the guard re-checks their sockets) and
+`WorkQueued` (background work was queued: the workers look for what is due). Between
 processes a notice carries ids and seqs only, never the data: the database is the history, and
 a listener reads it. Within the process that wrote them, `EventsWritten` also carries the
 events as written (at most WRITTEN_MAX per incident and commit), so that process's push need
@@ -91,8 +92,13 @@ class AccessChanged:
     user_ids: frozenset[int]
 
 
-Notice = EventsWritten | AccessChanged
-N = TypeVar("N", EventsWritten, AccessChanged)
+@dataclass(frozen=True, slots=True)
+class WorkQueued:
+    """Background work was queued (app/worker/queue.py): the workers look for what is due."""
+
+
+Notice = EventsWritten | AccessChanged | WorkQueued
+N = TypeVar("N", EventsWritten, AccessChanged, WorkQueued)
 
 
 # --- the wire: one encoding for NOTIFY and the datagram socket ------------------------------
@@ -103,6 +109,8 @@ def encode(notice: Notice) -> list[str]:
     one per IDS_PER_PAYLOAD users)."""
     if isinstance(notice, EventsWritten):
         return [f"events:{notice.incident_id}:{notice.seq}"]
+    if isinstance(notice, WorkQueued):
+        return ["work"]
     ids = sorted(notice.user_ids)
     return [
         "access:" + ",".join(map(str, ids[i : i + IDS_PER_PAYLOAD]))
@@ -119,6 +127,8 @@ def decode(payload: str) -> Notice | None:
             return EventsWritten(int(incident_id), int(seq))
         if kind == "access":
             return AccessChanged(frozenset(int(u) for u in rest.split(",")))
+        if kind == "work" and not rest:
+            return WorkQueued()
     except ValueError:
         pass
     return None
@@ -131,12 +141,17 @@ _PENDING = "samvirke.bus"  # this module's own key in `Session.info`
 
 @dataclass
 class _Pending:
-    """One transaction's notices, merged: its access changes, and per incident its events."""
+    """One transaction's notices, merged: its access changes, per incident its events, and
+    whether it queued work."""
 
     access: set[int] = field(default_factory=set)
     events: dict[int, EventsWritten] = field(default_factory=dict)
+    work: bool = False
 
     def add(self, notice: Notice) -> None:
+        if isinstance(notice, WorkQueued):
+            self.work = True
+            return
         if isinstance(notice, AccessChanged):
             self.access |= notice.user_ids
             return
@@ -146,7 +161,8 @@ class _Pending:
     def notices(self) -> list[Notice]:
         """Access changes first: rights before news."""
         access: list[Notice] = [AccessChanged(frozenset(self.access))] if self.access else []
-        return access + list(self.events.values())
+        work: list[Notice] = [WorkQueued()] if self.work else []
+        return access + list(self.events.values()) + work
 
 
 def publish_on_commit(session: Session, notice: Notice) -> None:
@@ -208,6 +224,7 @@ class Bus:
         self._subscribers: dict[type[Any], list[Callable[[Any], None]]] = {
             EventsWritten: [],
             AccessChanged: [],
+            WorkQueued: [],
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Task[None] | None = None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from app.live.events import EventType
     from app.ui.panels import Panel
+    from app.worker.jobs import Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +24,5 @@ class Domain:
     events: tuple[EventType[Any], ...] = ()
     # Its parts of the incident page (`<domain>/panel.py`), shown in the order of DOMAINS.
     panels: tuple[Panel, ...] = ()
+    # Its background work: kinds of queued items and periodic jobs (app/worker/jobs.py).
+    jobs: tuple[Job, ...] = ()

@@ -12,6 +12,7 @@ from app.incidents.domain import DOMAIN as INCIDENTS
 from app.live.events import EventType
 from app.log.domain import DOMAIN as LOG
 from app.ui.panels import Panel
+from app.worker.jobs import Job
 
 DOMAINS: tuple[Domain, ...] = (INCIDENTS, LOG)
 
@@ -22,3 +23,7 @@ def event_types() -> tuple[EventType[Any], ...]:
 
 def panels() -> tuple[Panel, ...]:
     return tuple(panel for domain in DOMAINS for panel in domain.panels)
+
+
+def jobs() -> tuple[Job, ...]:
+    return tuple(job for domain in DOMAINS for job in domain.jobs)

@@ -32,6 +32,7 @@ from app.live.guard import Guard
 from app.live.hub import Hub
 from app.ui import assets
 from app.ui.templates import env as templates_env
+from app.worker import Worker
 
 log = logging.getLogger("samvirke")
 # Answers smaller than this go as they are: compressing them saves no packet.
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bus = Bus(db)
     hub = Hub(db, bus, Registry(domains.event_types()))
     guard = Guard(db, hub, bus)
+    worker = Worker(db, bus, [*domains.jobs(), *hub.jobs])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await hub.start()
         await guard.start()
         await bus.start()
+        await worker.start()
         yield
+        await worker.stop()
         await bus.stop()
         await guard.stop()
         await hub.stop()

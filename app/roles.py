@@ -10,8 +10,8 @@ so the append-only guards bind only a role that owns nothing. Migrations run as 
 * `incident`: SELECT, INSERT and UPDATE of the columns that change (not its id, opener or
   opening time); its counters are guarded by a trigger;
 * `alembic_version`: SELECT (the server checks the schema, it never changes it);
-* every other table (accounts, sessions, tokens, invites: state, not evidence): SELECT,
-  INSERT, UPDATE, DELETE;
+* every other table (accounts, sessions, tokens, invites, the worker's queue: state, not
+  evidence): SELECT, INSERT, UPDATE, DELETE;
 * its sequences: USAGE and SELECT.
 
 Never TRUNCATE, REFERENCES or TRIGGER, and no ownership. The grants are computed from the live

@@ -11,6 +11,10 @@ no one else.
 The incident list has one more room, the lobby: every wake-up of any incident (a new one too)
 marks it dirty, and its pump reads the whole list once and offers it when its version grew.
 
+A wake-up can be lost (a dropped NOTIFY, a write by another process on SQLite), so every
+RECHECK_SECONDS each room compares its watermark with the incident's newest seq: `recheck`, a
+local job that the worker runs (`Hub.jobs`, app/worker/).
+
 Every database read runs in a worker thread through `Hub.read`, which keeps track of it even
 after its caller is cancelled: `stop()` waits for those stragglers, because a connection handed
 back to the pool after `Database.dispose()` is never closed.
@@ -29,6 +33,7 @@ from app.db import Database
 from app.incidents.listing import IncidentList, list_version, load_incident_list
 from app.live.events import LiveEvent, Registry, head_seq
 from app.live.subscriber import Item, Subscriber
+from app.worker.jobs import LocalPeriodic
 
 log = logging.getLogger("samvirke.live")
 
@@ -65,20 +70,20 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.lobby = Lobby()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._recheck: asyncio.Task[None] | None = None
         self._reads: set[asyncio.Task[Any]] = set()
+        # Run by the worker (app/main.py), so that the hub keeps no timer of its own.
+        self.jobs = (LocalPeriodic("live.recheck", every=RECHECK_SECONDS, run=self.recheck),)
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.bus.subscribe(EventsWritten, self.written)
-        self._recheck = asyncio.create_task(self._recheck_forever())
 
     async def stop(self) -> None:
         self.bus.unsubscribe(EventsWritten, self.written)
         pumps = [self.lobby.pump, *(r.pump for r in self.rooms.values())]
-        tasks = [t for t in [self._recheck, *pumps] if t]
+        tasks = [t for t in pumps if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -198,26 +203,18 @@ class Hub:
         finally:
             lobby.pump = None
 
-    async def _recheck_forever(self) -> None:
-        """Covers a lost wake-up (a dropped NOTIFY, a write from another process)."""
-        while True:
-            await asyncio.sleep(RECHECK_SECONDS)
-            for incident_id in list(self.rooms):
-                try:
-                    seq = await self.read(self._head, incident_id)
-                except Exception:
-                    log.exception("live re-check failed")
-                    continue
-                if seq is not None:
-                    self._wake_room(incident_id, seq)
-            if self.lobby.subscribers:
-                try:
-                    version = await self.read(self.list_version)
-                except Exception:
-                    log.exception("live re-check failed")
-                    continue
-                if version > self.lobby.version:
-                    self.wake_list()
+    async def recheck(self) -> None:
+        """Covers a lost wake-up: wake each room (and the lobby) that the database is ahead of."""
+        for incident_id in list(self.rooms):
+            try:
+                seq = await self.read(self._head, incident_id)
+            except Exception:
+                log.exception("live re-check failed")
+                continue
+            if seq is not None:
+                self._wake_room(incident_id, seq)
+        if self.lobby.subscribers and await self.read(self.list_version) > self.lobby.version:
+            self.wake_list()  # (a failed read is the worker's to log; the next re-check retries)
 
     # --- database reads (run in a thread) -------------------------------------------------
 

@@ -59,4 +59,4 @@ def test_live_names_no_event_type() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
         assert not {s for s in strings if any(name in s for name in names)}, path
-        assert not {name for name in _imports(path) if name.startswith("app.events.")}, path
+        assert not {name for name in _imports(path) if name.startswith("app.events.service")}, path

@@ -19,7 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from app.accounts import service as accounts
 from app.db import Database
 from app.incidents.models import Incident
 from app.live import pages as live_pages
@@ -27,7 +26,7 @@ from app.live import ws as live_ws
 from app.web.security import SESSION_COOKIE
 from tests import factories
 from tests.factories import Account
-from tests.live.conftest import Socket, bulk_entries, head_seq
+from tests.live.conftest import Socket, head_seq
 from tests.web.helpers import csrf_of, sign_in
 
 pytestmark = pytest.mark.timeout(90)
@@ -136,7 +135,7 @@ def test_an_unknown_incident_is_refused(client: TestClient, reader: Account) -> 
 def test_the_page_renders_the_seq_it_was_read_at(
     client: TestClient, db: Database, reader: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, reader, incident, 3)
+    head = factories.entries(db, reader, incident, 3)
     sign_in(client, reader)
     page = client.get(f"/incidents/{incident.id}").text
     status = re.search(r'<div id="live-status"[^>]*>', page)
@@ -151,7 +150,7 @@ def test_the_page_renders_the_seq_it_was_read_at(
 def test_after_n_replays_every_later_event_once_in_order_then_goes_live(
     client: TestClient, db: Database, reader: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, reader, incident, 40)
+    head = factories.entries(db, reader, incident, 40)
     with page_socket(client, incident_path(incident), session_of(client, reader), after=10) as s:
         replayed = messages_through(s, head)
         factories.entry(db, reader, incident, kind="decision", text="Evakuere sone B.")
@@ -299,9 +298,7 @@ def test_each_event_is_rendered_once_per_audience_and_language(
 
     monkeypatch.setattr(live_pages, "incident_message", counting)
     second = factories.account(db, name="Sara Staff", email="sara@example.no")
-    english = factories.account(db, name="Emma English", email="emma@example.no")
-    with db.write_session() as session:
-        accounts.set_language(session, user=english.user, language="en")
+    english = factories.account(db, name="Emma English", email="emma@example.no", language="en")
     head = head_seq(db, incident)
     sessions = [session_of(client, a) for a in (reader, second, trusted, english)]
     with (

@@ -27,9 +27,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from app.db import Database
-from app.incidents import service as incidents
-from app.incidents.models import IncidentCreate
-from tests.live.conftest import token_account
+from tests import factories
 from tests.live.rawws import RawClosed, RawSocket
 from tests.support.server import LiveServer
 
@@ -57,11 +55,8 @@ def setup_incident(database_url: str) -> tuple[str, int, int]:
     """A token and an incident made through the services: (token, incident id, head seq)."""
     db = Database(database_url)
     try:
-        account = token_account(db, name="Siri Staff", email="siri@example.no")
-        with db.write_session() as session:
-            incident = incidents.open_incident(
-                session, actor=account.user, data=IncidentCreate(title="Flom i Gudbrandsdalen")
-            )
+        account = factories.account(db, name="Siri Staff", email="siri@example.no")
+        incident = factories.incident(db, account, title="Flom i Gudbrandsdalen")
         assert incident.id is not None
         return account.token, incident.id, incident.event_seq
     finally:

@@ -88,7 +88,7 @@ def test_a_deactivated_users_name_is_free_until_they_come_back(
 def test_cli_refuses_a_taken_name(database_url: str, tmp_path: Path, staff: Account) -> None:
     done = run_cli(
         "users", "create", "--email", "other@example.no", "--name", "SIRI  staff",
-        database_url=database_url, data_dir=tmp_path / "cli",
+        cwd=tmp_path, database_url=database_url, data_dir=tmp_path / "cli",
     )  # fmt: skip
     assert done.returncode == 2
     assert "Another user is already shown as Siri Staff." in done.stderr
@@ -105,7 +105,7 @@ def test_names_with_bidirectional_controls_are_refused(client: TestClient, admin
 def test_cli_refuses_a_name_with_bidirectional_controls(database_url: str, tmp_path: Path) -> None:
     done = run_cli(
         "users", "create", "--email", "x@example.no", "--name", "Ola \u202enamdroN",
-        database_url=database_url, data_dir=tmp_path / "cli",
+        cwd=tmp_path, database_url=database_url, data_dir=tmp_path / "cli",
     )  # fmt: skip
     assert done.returncode == 2
     assert "bidirectional control" in done.stderr

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -18,34 +15,7 @@ from app.main import create_app
 from tests import factories
 from tests.factories import Account
 from tests.helpers import bearer, cut_the_tail, disable_append_only, raw
-
-SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
-
-
-def samvirke(
-    *args: str,
-    cwd: Path,
-    database_url: str | None = None,
-    data_dir: Path | None = None,
-    migration_url: str | None = None,
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
-    if database_url is not None:
-        env["SAMVIRKE_DATABASE_URL"] = database_url
-    if migration_url is not None:
-        env["SAMVIRKE_MIGRATION_DATABASE_URL"] = migration_url
-    if data_dir is not None:
-        env["SAMVIRKE_DATA_DIR"] = str(data_dir)
-    # cwd is an empty folder, so no stray .env or ./data of the developer's takes part.
-    return subprocess.run(
-        [SAMVIRKE, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.support.server import run_cli
 
 
 def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -56,7 +26,7 @@ def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / "data"  # not there yet: the command makes and migrates it
-    created = samvirke(
+    created = run_cli(
         "users",
         "create",
         "--email",
@@ -74,12 +44,12 @@ def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
     database = data / "samvirke.db"
     assert database.exists()
 
-    listed = samvirke("users", "list", cwd=tmp_path, data_dir=data)
+    listed = run_cli("users", "list", cwd=tmp_path, data_dir=data)
     assert listed.returncode == 0, listed.stderr
     [line] = listed.stdout.splitlines()
     assert line.split("\t")[1:] == ["kari@example.no", "Kari Nordmann", "admin restricted"]
 
-    token = samvirke("tokens", "create", "--email", "kari@example.no", cwd=tmp_path, data_dir=data)
+    token = run_cli("tokens", "create", "--email", "kari@example.no", cwd=tmp_path, data_dir=data)
     assert token.returncode == 0, token.stderr
     raw_token = token.stdout.splitlines()[-1]
     assert raw_token == raw_token.strip() and " " not in raw_token and len(raw_token) >= 32
@@ -106,12 +76,12 @@ def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
 
 def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = samvirke(
+    first = run_cli(
         "users", "create", "--email", "ola@example.no", "--name", "Ola", cwd=tmp_path, data_dir=data
     )
     assert first.returncode == 0, first.stderr
 
-    duplicate = samvirke(
+    duplicate = run_cli(
         "users",
         "create",
         "--email",
@@ -125,7 +95,7 @@ def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
     assert "already exists" in duplicate.stderr
     assert "Traceback" not in duplicate.stderr
 
-    bad_role = samvirke(
+    bad_role = run_cli(
         "users",
         "create",
         "--email",
@@ -141,7 +111,7 @@ def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
     assert "boss" in bad_role.stderr
     assert "Traceback" not in bad_role.stderr
 
-    no_user = samvirke(
+    no_user = run_cli(
         "tokens", "create", "--email", "nobody@example.no", cwd=tmp_path, data_dir=data
     )
     assert no_user.returncode != 0
@@ -156,7 +126,7 @@ def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
 def test_database_url_wins_over_data_dir(tmp_path: Path) -> None:
     ignored = tmp_path / "ignored"
     chosen = tmp_path / "chosen.db"
-    created = samvirke(
+    created = run_cli(
         "users",
         "create",
         "--email",
@@ -181,7 +151,7 @@ def test_verify_exit_codes(database_url: str, db: Database, staff: Account, tmp_
         factories.entry(db, staff, incident, text="Done.")
     unused = tmp_path / "unused"
 
-    ok = samvirke("verify", cwd=tmp_path, database_url=database_url, data_dir=unused)
+    ok = run_cli("verify", cwd=tmp_path, database_url=database_url, data_dir=unused)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert f"incident {good.id}: ok" in ok.stdout
     assert f"incident {bad.id}: ok" in ok.stdout
@@ -193,14 +163,14 @@ def test_verify_exit_codes(database_url: str, db: Database, staff: Account, tmp_
         i=bad.id,
     )
 
-    one_bad = samvirke("verify", "--incident", str(bad.id), cwd=tmp_path, database_url=database_url)
+    one_bad = run_cli("verify", "--incident", str(bad.id), cwd=tmp_path, database_url=database_url)
     assert one_bad.returncode == 1, one_bad.stdout + one_bad.stderr
     assert "BROKEN" in one_bad.stdout
     assert "#2" in one_bad.stdout
-    every = samvirke("verify", cwd=tmp_path, database_url=database_url)
+    every = run_cli("verify", cwd=tmp_path, database_url=database_url)
     assert every.returncode == 1
     assert f"incident {good.id}: ok" in every.stdout  # still checks and reports the rest
-    missing = samvirke("verify", "--incident", "999", cwd=tmp_path, database_url=database_url)
+    missing = run_cli("verify", "--incident", "999", cwd=tmp_path, database_url=database_url)
     assert missing.returncode not in (0, 1)  # not "broken": there is nothing to check
     assert "999" in missing.stderr
     assert "Traceback" not in missing.stderr
@@ -217,14 +187,14 @@ def test_verify_catches_a_removed_tail(
     factories.entry(db, staff, incident, text="Stay put.")
     assert incident.id is not None
     cut_the_tail(db, incident.id)
-    result = samvirke("verify", cwd=tmp_path, database_url=database_url)
+    result = run_cli("verify", cwd=tmp_path, database_url=database_url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"incident {incident.id}: BROKEN (2 entries" in result.stdout
     assert "#3: missing, though event" in result.stdout
 
 
 def test_grants_are_for_postgresql(tmp_path: Path) -> None:
-    result = samvirke("grants", cwd=tmp_path, data_dir=tmp_path / "data")
+    result = run_cli("grants", cwd=tmp_path, data_dir=tmp_path / "data")
     assert result.returncode == 2
     assert "PostgreSQL" in result.stderr
 
@@ -233,7 +203,7 @@ def test_grants_are_for_postgresql(tmp_path: Path) -> None:
 def test_every_command_migrates_by_itself(tmp_path: Path, command: list[str]) -> None:
     """users create and tokens create are shown to do so above; migrate is its whole job."""
     data = tmp_path / "data"
-    result = samvirke(*command, cwd=tmp_path, data_dir=data)
+    result = run_cli(*command, cwd=tmp_path, data_dir=data)
     assert result.returncode == 0, result.stderr
     schema = _query(data / "samvirke.db", "SELECT type, name FROM sqlite_master")
     tables = {name for kind, name in schema if kind == "table"}

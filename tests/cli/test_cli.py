@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,14 +26,17 @@ def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
+def _create_user(
+    email: str, name: str, *options: str, **where: Any
+) -> subprocess.CompletedProcess[str]:
+    """`samvirke users create --email EMAIL --name NAME OPTIONS…` (`where`: cwd and database)."""
+    return run_cli("users", "create", "--email", email, "--name", name, *options, **where)
+
+
 def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / "data"  # not there yet: the command makes and migrates it
-    created = run_cli(
-        "users",
-        "create",
-        "--email",
+    created = _create_user(
         "Kari@Example.no",
-        "--name",
         "Kari Nordmann",
         "--role",
         "admin",
@@ -76,40 +81,18 @@ def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
 
 def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = run_cli(
-        "users", "create", "--email", "ola@example.no", "--name", "Ola", cwd=tmp_path, data_dir=data
-    )
+    first = _create_user("ola@example.no", "Ola", cwd=tmp_path, data_dir=data)
     assert first.returncode == 0, first.stderr
 
-    duplicate = run_cli(
-        "users",
-        "create",
-        "--email",
-        "OLA@example.no",
-        "--name",
-        "Ola Again",
-        cwd=tmp_path,
-        data_dir=data,
-    )
-    assert duplicate.returncode != 0
-    assert "already exists" in duplicate.stderr
-    assert "Traceback" not in duplicate.stderr
-
-    bad_role = run_cli(
-        "users",
-        "create",
-        "--email",
-        "per@example.no",
-        "--name",
-        "Per",
-        "--role",
-        "boss",
-        cwd=tmp_path,
-        data_dir=data,
-    )
-    assert bad_role.returncode != 0
-    assert "boss" in bad_role.stderr
-    assert "Traceback" not in bad_role.stderr
+    refusals = {
+        "already exists": ("OLA@example.no", "Ola Again"),
+        "boss": ("per@example.no", "Per", "--role", "boss"),
+    }
+    for said, args in refusals.items():
+        refused = _create_user(*args, cwd=tmp_path, data_dir=data)
+        assert refused.returncode != 0, said
+        assert said in refused.stderr
+        assert "Traceback" not in refused.stderr
 
     no_user = run_cli(
         "tokens", "create", "--email", "nobody@example.no", cwd=tmp_path, data_dir=data
@@ -126,16 +109,8 @@ def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
 def test_database_url_wins_over_data_dir(tmp_path: Path) -> None:
     ignored = tmp_path / "ignored"
     chosen = tmp_path / "chosen.db"
-    created = run_cli(
-        "users",
-        "create",
-        "--email",
-        "eva@example.no",
-        "--name",
-        "Eva",
-        cwd=tmp_path,
-        database_url=f"sqlite:///{chosen}",
-        data_dir=ignored,
+    created = _create_user(
+        "eva@example.no", "Eva", cwd=tmp_path, database_url=f"sqlite:///{chosen}", data_dir=ignored
     )
     assert created.returncode == 0, created.stderr
     assert not ignored.exists()

@@ -28,8 +28,15 @@ def verify_log(
     )
 
 
-def verify_export(export: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Save an export as a file and verify it, with more arguments (`--public-key FILE`, …)."""
+def verify_export(
+    export: str, tmp_path: Path, *args: str, public_key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Save an export as a file and verify it, with more arguments (`--head HASH`), and with
+    `--public-key` if given the key's text (PEM or base64, as `samvirke keys show` prints it)."""
     path = tmp_path / "export.jsonl"
     path.write_text(export, encoding="utf-8")
+    if public_key is not None:
+        key = tmp_path / "public.key"
+        key.write_text(public_key, encoding="utf-8")
+        args = (*args, "--public-key", str(key))
     return verify_log(str(path), *args)

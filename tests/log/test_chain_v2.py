@@ -24,8 +24,6 @@ from tests.helpers import all_entries, bearer, check_chain, disable_append_only,
 from tests.log.offline import verify_export
 from tests.support.server import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def guesses(users: list[Account]) -> Iterator[str]:
     """What an uncleared colleague might try for a short restricted entry: every kind, short

@@ -42,11 +42,10 @@ def signed_bytes(checkpoint: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def public_key_file(db: Database, tmp_path: Path) -> Path:
+def server_key(db: Database) -> str:
+    """The server's public key, as the verifier reads it."""
     assert db.signer is not None
-    path = tmp_path / "server.pub"
-    path.write_text(db.signer.public_pem)
-    return path
+    return db.signer.public_pem
 
 
 def test_checkpoints_at_50_entries_at_a_phase_change_and_at_closing(
@@ -93,7 +92,7 @@ def test_checkpoints_at_50_entries_at_a_phase_change_and_at_closing(
     lines = [json.loads(line) for line in export.split("\n") if line]
     assert lines[:55] == list(entries.values())
     assert lines[55:] == [{"checkpoint": c} for c in listed]
-    result = verify_export(export, tmp_path, "--public-key", str(public_key_file(db, tmp_path)))
+    result = verify_export(export, tmp_path, public_key=server_key(db))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok: incident")
     assert "3 checkpoints signed by the given key, last #55" in result.stdout

@@ -106,10 +106,8 @@ def test_keys_show_prints_what_the_verifier_accepts(
         assert shown.stdout.splitlines()[-1] == base64.b64encode(raw).decode()
     assert "PRIVATE" not in shown.stdout
 
-    key_file = tmp_path / "minutes.pub"
-    key_file.write_text(shown.stdout)
     export = api.get(f"/api/v1/incidents/{incident_id}/log/export").text
-    result = verify_export(export, tmp_path, "--public-key", str(key_file))
+    result = verify_export(export, tmp_path, public_key=shown.stdout)  # as noted in the minutes
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 checkpoints signed by the given key" in result.stdout
 

@@ -105,6 +105,17 @@ def events_url(incident_id: int | None, after: int | None = None) -> str:
 
 
 @contextmanager
+def connect(
+    client: TestClient, path: str, headers: dict[str, str | None], after: int | None = None
+) -> Iterator[Socket]:
+    """A test socket on `path` (`?after=N` if given), sending the headers that are not None."""
+    query = "" if after is None else f"?after={after}"
+    sent = {name: value for name, value in headers.items() if value is not None}
+    with client.websocket_connect(path + query, headers=sent) as session:
+        yield Socket(session)
+
+
+@contextmanager
 def open_socket(
     client: TestClient,
     incident_id: int | None,
@@ -113,13 +124,11 @@ def open_socket(
     after: int | None = None,
     origin: str | None = None,
 ) -> Iterator[Socket]:
-    headers = {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if origin is not None:
-        headers["Origin"] = origin
-    with client.websocket_connect(events_url(incident_id, after), headers=headers) as session:
-        yield Socket(session)
+    """The programs' socket of an incident, with this bearer token."""
+    authorization = None if token is None else f"Bearer {token}"
+    headers = {"Authorization": authorization, "Origin": origin}
+    with connect(client, events_url(incident_id), headers, after) as socket:
+        yield socket
 
 
 def assert_gap_free(events: list[dict[str, Any]], first: int, last: int) -> None:

@@ -26,7 +26,7 @@ from app.live import ws as live_ws
 from app.web.security import SESSION_COOKIE
 from tests import factories
 from tests.factories import Account
-from tests.live.conftest import Socket, head_seq
+from tests.live.conftest import Socket, connect, head_seq
 from tests.web.helpers import csrf_of, sign_in
 
 pytestmark = pytest.mark.timeout(90)
@@ -54,14 +54,9 @@ def page_socket(
     after: int | None = None,
     origin: str | None = OWN_ORIGIN,
 ) -> Iterator[Socket]:
-    headers = {}
-    if session is not None:
-        headers["Cookie"] = f"{SESSION_COOKIE}={session}"
-    if origin is not None:
-        headers["Origin"] = origin
-    query = "" if after is None else f"?after={after}"
-    with client.websocket_connect(path + query, headers=headers) as connection:
-        yield Socket(connection)
+    cookie = None if session is None else f"{SESSION_COOKIE}={session}"
+    with connect(client, path, {"Cookie": cookie, "Origin": origin}, after) as socket:
+        yield socket
 
 
 def incident_path(incident: Incident) -> str:

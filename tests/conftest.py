@@ -30,6 +30,7 @@ from app.migrate import upgrade
 from tests import factories
 from tests.helpers import open_incident
 from tests.support import postgres
+from tests.support.server import LiveServer
 
 REQUIRE_ALL = os.environ.get("SAMVIRKE_REQUIRE_ALL") == "1"
 
@@ -152,6 +153,22 @@ def db(app: FastAPI) -> Database:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_server(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """`samvirke serve` on the test's database; `@pytest.mark.server_env(NAME="value")` adds
+    settings to its environment."""
+    marker = request.node.get_closest_marker("server_env")
+    env = {k: str(v) for k, v in marker.kwargs.items()} if marker else None
+    server = LiveServer(database_url=database_url, workdir=tmp_path / "server", env=env)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

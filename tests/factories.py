@@ -1,4 +1,9 @@
-"""Test data made through the services, so chains, numbers and events stay true."""
+"""Test data made through the services, so chains, numbers and events stay true.
+
+Tests that need data make it here rather than calling the services themselves: when a
+service's signature changes, this file is the one place to follow it. Tests that tamper on
+purpose write plain SQL (tests/helpers.py, tests/log/tamper.py).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ from app.accounts import tokens
 from app.accounts.models import Role, User, UserCreate
 from app.db import Database
 from app.incidents import service as incidents
-from app.incidents.models import Incident, IncidentCreate
+from app.incidents.models import Incident, IncidentChange, IncidentCreate
 from app.log import service as log_service
-from app.log.models import LogEntryCreate, LogEntryPublic
+from app.log.models import Classification, EntryKind, LogEntryCreate, LogEntryPublic
 
 PASSWORD = "correct horse battery"
 
@@ -32,13 +37,18 @@ def account(
     role: str = "staff",
     restricted: bool = False,
     password: str = PASSWORD,
+    language: str | None = None,
 ) -> Account:
+    """A user with a password and an API token (and a chosen page language)."""
     with db.write_session() as session:
         user = accounts.create_user(
             session,
             data=UserCreate(email=email, name=name, role=Role(role), restricted=restricted),
             password=password,
         )
+    if language is not None:
+        with db.write_session() as session:
+            user = accounts.set_language(session, user=user, language=language)
     with db.write_session() as session:
         token = tokens.create_api_token(session, user=user, name="tests")
     return Account(user=user, token=token, email=email, password=password)
@@ -66,3 +76,54 @@ def entry(db: Database, actor: Account, incident_obj: Incident, **fields: object
             incident=current,
             data=LogEntryCreate(**fields),  # type: ignore[arg-type]
         )
+
+
+def entries(
+    db: Database,
+    actor: Account,
+    incident_obj: Incident,
+    count: int,
+    *,
+    text: str = "Vannverket melder trykkfall i sone {n}.",
+    classification: Classification = Classification.internal,
+) -> int:
+    """Append `count` entries in ONE transaction through the log's own write path; returns the
+    incident's newest event seq. The same chain and event rows as `count` appends, without
+    `count` durable commits."""
+    with db.write_session() as session:
+        current = incidents.get_incident(session, incident_obj.id or 0)
+        incidents.lock_incident(session, current)
+        for n in range(count):
+            log_service.write_entry(
+                session,
+                incident=current,
+                kind=EntryKind.information,
+                text=text.format(n=n),
+                classification=classification,
+                author=actor.user,
+            )
+        session.commit()
+        return current.event_seq
+
+
+def change(db: Database, actor: Account, incident_obj: Incident, **fields: object) -> Incident:
+    """Change the incident's level and/or phase (`phase="closed"` closes it)."""
+    with db.write_session() as session:
+        return incidents.change_incident(
+            session,
+            actor=actor.user,
+            incident=incidents.get_incident(session, incident_obj.id or 0),
+            change=IncidentChange(**fields),  # type: ignore[arg-type]
+        )
+
+
+def invite(db: Database, admin: Account, *, email: str, name: str, days: int = 7) -> str:
+    """An invitation of a staff member by `admin`; returns the secret of its link."""
+    with db.write_session() as session:
+        _, secret = accounts.invite_user(
+            session,
+            actor=admin.user,
+            data=UserCreate(email=email, name=name, role=Role.staff),
+            days=days,
+        )
+    return secret

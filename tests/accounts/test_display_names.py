@@ -4,6 +4,7 @@ itself (bidirectional controls), through pages, the API and the CLI."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,11 +86,16 @@ def test_a_deactivated_users_name_is_free_until_they_come_back(
     assert "Another user is already shown as SIRI STAFF." in text_of(back.text)
 
 
-def test_cli_refuses_a_taken_name(database_url: str, tmp_path: Path, staff: Account) -> None:
-    done = run_cli(
-        "users", "create", "--email", "other@example.no", "--name", "SIRI  staff",
-        database_url=database_url, data_dir=tmp_path / "cli",
+def _cli_create(database_url: str, tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
+    """`samvirke users create` of a new address with this name."""
+    return run_cli(
+        "users", "create", "--email", "other@example.no", "--name", name,
+        cwd=tmp_path, database_url=database_url, data_dir=tmp_path / "cli",
     )  # fmt: skip
+
+
+def test_cli_refuses_a_taken_name(database_url: str, tmp_path: Path, staff: Account) -> None:
+    done = _cli_create(database_url, tmp_path, "SIRI  staff")
     assert done.returncode == 2
     assert "Another user is already shown as Siri Staff." in done.stderr
 
@@ -103,10 +109,7 @@ def test_names_with_bidirectional_controls_are_refused(client: TestClient, admin
 
 
 def test_cli_refuses_a_name_with_bidirectional_controls(database_url: str, tmp_path: Path) -> None:
-    done = run_cli(
-        "users", "create", "--email", "x@example.no", "--name", "Ola \u202enamdroN",
-        database_url=database_url, data_dir=tmp_path / "cli",
-    )  # fmt: skip
+    done = _cli_create(database_url, tmp_path, "Ola \u202enamdroN")
     assert done.returncode == 2
     assert "bidirectional control" in done.stderr
 

@@ -146,7 +146,7 @@ def test_cli_prints_a_reset_link(
 ) -> None:
     done = run_cli(
         "users", "reset-password", "--email", staff.email,
-        database_url=database_url, data_dir=tmp_path / "cli",
+        cwd=tmp_path, database_url=database_url, data_dir=tmp_path / "cli",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     link = done.stdout.strip().splitlines()[-1]
@@ -157,7 +157,7 @@ def test_cli_prints_a_reset_link(
     assert _password_works(client, staff.email, NEW_PASSWORD)
     unknown = run_cli(
         "users", "reset-password", "--email", "nobody@example.no",
-        database_url=database_url, data_dir=tmp_path / "cli",
+        cwd=tmp_path, database_url=database_url, data_dir=tmp_path / "cli",
     )  # fmt: skip
     assert unknown.returncode == 2
     assert "no user with the e-mail nobody@example.no" in unknown.stderr

@@ -23,8 +23,7 @@ from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
 
 from app.db import Database
-from app.incidents import service as incidents
-from app.incidents.models import IncidentChange, Phase
+from app.incidents.models import Phase
 from tests import factories
 from tests.factories import Account
 from tests.helpers import bearer
@@ -49,13 +48,7 @@ def _seed(db: Database, staff: Account) -> None:
         factories.entry(db, staff, incident, kind="decision", text="Evacuate.")
         factories.entry(db, staff, incident, text="Evacuate Nordbyen only.", corrects=2)
     closed = factories.incident(db, staff, title="Over")
-    with db.write_session() as session:
-        incidents.change_incident(
-            session,
-            actor=staff.user,
-            incident=incidents.get_incident(session, closed.id or 0),
-            change=IncidentChange(phase=Phase.closed),
-        )
+    factories.change(db, staff, closed, phase=Phase.closed)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,34 +17,7 @@ from app.main import create_app
 from tests import factories
 from tests.factories import Account
 from tests.helpers import bearer, cut_the_tail, disable_append_only, raw
-
-SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
-
-
-def samvirke(
-    *args: str,
-    cwd: Path,
-    database_url: str | None = None,
-    data_dir: Path | None = None,
-    migration_url: str | None = None,
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
-    if database_url is not None:
-        env["SAMVIRKE_DATABASE_URL"] = database_url
-    if migration_url is not None:
-        env["SAMVIRKE_MIGRATION_DATABASE_URL"] = migration_url
-    if data_dir is not None:
-        env["SAMVIRKE_DATA_DIR"] = str(data_dir)
-    # cwd is an empty folder, so no stray .env or ./data of the developer's takes part.
-    return subprocess.run(
-        [SAMVIRKE, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.support.server import run_cli
 
 
 def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -54,14 +26,17 @@ def _query(path: Path, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
+def _create_user(
+    email: str, name: str, *options: str, **where: Any
+) -> subprocess.CompletedProcess[str]:
+    """`samvirke users create --email EMAIL --name NAME OPTIONS…` (`where`: cwd and database)."""
+    return run_cli("users", "create", "--email", email, "--name", name, *options, **where)
+
+
 def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / "data"  # not there yet: the command makes and migrates it
-    created = samvirke(
-        "users",
-        "create",
-        "--email",
+    created = _create_user(
         "Kari@Example.no",
-        "--name",
         "Kari Nordmann",
         "--role",
         "admin",
@@ -74,12 +49,12 @@ def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
     database = data / "samvirke.db"
     assert database.exists()
 
-    listed = samvirke("users", "list", cwd=tmp_path, data_dir=data)
+    listed = run_cli("users", "list", cwd=tmp_path, data_dir=data)
     assert listed.returncode == 0, listed.stderr
     [line] = listed.stdout.splitlines()
     assert line.split("\t")[1:] == ["kari@example.no", "Kari Nordmann", "admin restricted"]
 
-    token = samvirke("tokens", "create", "--email", "kari@example.no", cwd=tmp_path, data_dir=data)
+    token = run_cli("tokens", "create", "--email", "kari@example.no", cwd=tmp_path, data_dir=data)
     assert token.returncode == 0, token.stderr
     raw_token = token.stdout.splitlines()[-1]
     assert raw_token == raw_token.strip() and " " not in raw_token and len(raw_token) >= 32
@@ -106,42 +81,20 @@ def test_users_and_tokens_on_a_fresh_data_folder(tmp_path: Path) -> None:
 
 def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = samvirke(
-        "users", "create", "--email", "ola@example.no", "--name", "Ola", cwd=tmp_path, data_dir=data
-    )
+    first = _create_user("ola@example.no", "Ola", cwd=tmp_path, data_dir=data)
     assert first.returncode == 0, first.stderr
 
-    duplicate = samvirke(
-        "users",
-        "create",
-        "--email",
-        "OLA@example.no",
-        "--name",
-        "Ola Again",
-        cwd=tmp_path,
-        data_dir=data,
-    )
-    assert duplicate.returncode != 0
-    assert "already exists" in duplicate.stderr
-    assert "Traceback" not in duplicate.stderr
+    refusals = {
+        "already exists": ("OLA@example.no", "Ola Again"),
+        "boss": ("per@example.no", "Per", "--role", "boss"),
+    }
+    for said, args in refusals.items():
+        refused = _create_user(*args, cwd=tmp_path, data_dir=data)
+        assert refused.returncode != 0, said
+        assert said in refused.stderr
+        assert "Traceback" not in refused.stderr
 
-    bad_role = samvirke(
-        "users",
-        "create",
-        "--email",
-        "per@example.no",
-        "--name",
-        "Per",
-        "--role",
-        "boss",
-        cwd=tmp_path,
-        data_dir=data,
-    )
-    assert bad_role.returncode != 0
-    assert "boss" in bad_role.stderr
-    assert "Traceback" not in bad_role.stderr
-
-    no_user = samvirke(
+    no_user = run_cli(
         "tokens", "create", "--email", "nobody@example.no", cwd=tmp_path, data_dir=data
     )
     assert no_user.returncode != 0
@@ -156,16 +109,8 @@ def test_users_create_refuses_bad_input(tmp_path: Path) -> None:
 def test_database_url_wins_over_data_dir(tmp_path: Path) -> None:
     ignored = tmp_path / "ignored"
     chosen = tmp_path / "chosen.db"
-    created = samvirke(
-        "users",
-        "create",
-        "--email",
-        "eva@example.no",
-        "--name",
-        "Eva",
-        cwd=tmp_path,
-        database_url=f"sqlite:///{chosen}",
-        data_dir=ignored,
+    created = _create_user(
+        "eva@example.no", "Eva", cwd=tmp_path, database_url=f"sqlite:///{chosen}", data_dir=ignored
     )
     assert created.returncode == 0, created.stderr
     assert not ignored.exists()
@@ -181,7 +126,7 @@ def test_verify_exit_codes(database_url: str, db: Database, staff: Account, tmp_
         factories.entry(db, staff, incident, text="Done.")
     unused = tmp_path / "unused"
 
-    ok = samvirke("verify", cwd=tmp_path, database_url=database_url, data_dir=unused)
+    ok = run_cli("verify", cwd=tmp_path, database_url=database_url, data_dir=unused)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert f"incident {good.id}: ok" in ok.stdout
     assert f"incident {bad.id}: ok" in ok.stdout
@@ -193,14 +138,14 @@ def test_verify_exit_codes(database_url: str, db: Database, staff: Account, tmp_
         i=bad.id,
     )
 
-    one_bad = samvirke("verify", "--incident", str(bad.id), cwd=tmp_path, database_url=database_url)
+    one_bad = run_cli("verify", "--incident", str(bad.id), cwd=tmp_path, database_url=database_url)
     assert one_bad.returncode == 1, one_bad.stdout + one_bad.stderr
     assert "BROKEN" in one_bad.stdout
     assert "#2" in one_bad.stdout
-    every = samvirke("verify", cwd=tmp_path, database_url=database_url)
+    every = run_cli("verify", cwd=tmp_path, database_url=database_url)
     assert every.returncode == 1
     assert f"incident {good.id}: ok" in every.stdout  # still checks and reports the rest
-    missing = samvirke("verify", "--incident", "999", cwd=tmp_path, database_url=database_url)
+    missing = run_cli("verify", "--incident", "999", cwd=tmp_path, database_url=database_url)
     assert missing.returncode not in (0, 1)  # not "broken": there is nothing to check
     assert "999" in missing.stderr
     assert "Traceback" not in missing.stderr
@@ -217,14 +162,14 @@ def test_verify_catches_a_removed_tail(
     factories.entry(db, staff, incident, text="Stay put.")
     assert incident.id is not None
     cut_the_tail(db, incident.id)
-    result = samvirke("verify", cwd=tmp_path, database_url=database_url)
+    result = run_cli("verify", cwd=tmp_path, database_url=database_url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"incident {incident.id}: BROKEN (2 entries" in result.stdout
     assert "#3: missing, though event" in result.stdout
 
 
 def test_grants_are_for_postgresql(tmp_path: Path) -> None:
-    result = samvirke("grants", cwd=tmp_path, data_dir=tmp_path / "data")
+    result = run_cli("grants", cwd=tmp_path, data_dir=tmp_path / "data")
     assert result.returncode == 2
     assert "PostgreSQL" in result.stderr
 
@@ -233,7 +178,7 @@ def test_grants_are_for_postgresql(tmp_path: Path) -> None:
 def test_every_command_migrates_by_itself(tmp_path: Path, command: list[str]) -> None:
     """users create and tokens create are shown to do so above; migrate is its whole job."""
     data = tmp_path / "data"
-    result = samvirke(*command, cwd=tmp_path, data_dir=data)
+    result = run_cli(*command, cwd=tmp_path, data_dir=data)
     assert result.returncode == 0, result.stderr
     schema = _query(data / "samvirke.db", "SELECT type, name FROM sqlite_master")
     tables = {name for kind, name in schema if kind == "table"}

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade
 from tests import factories
-from tests.cli.test_cli import samvirke
+from tests.support.server import run_cli
 
 
 def _mode(path: Path) -> int:
@@ -32,7 +32,7 @@ def open_umask() -> Iterator[None]:
 
 def test_the_command_makes_a_private_data_folder(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    result = samvirke("users", "list", cwd=tmp_path, data_dir=data)
+    result = run_cli("users", "list", cwd=tmp_path, data_dir=data)
     assert result.returncode == 0, result.stderr
     assert _mode(data) == 0o700
     assert _mode(data / "samvirke.db") == 0o600

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from tests import factories
-from tests.cli.test_cli import samvirke
 from tests.conftest import skip_or_fail
 from tests.helpers import all_entries, bearer, check_chain, log
 from tests.support import postgres
+from tests.support.server import run_cli
 from tests.web.helpers import sign_in
 
 pytestmark = pytest.mark.postgres
@@ -57,7 +57,7 @@ def roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoRoles]:
         url = postgres.url_of(name)
         two = TwoRoles(owner_url=_as(url, owner), serving_url=_as(url, serving))
         cwd = tmp_path_factory.mktemp("roles")
-        migrated = samvirke(
+        migrated = run_cli(
             "migrate", cwd=cwd, database_url=two.serving_url, migration_url=two.owner_url
         )
         assert migrated.returncode == 0, migrated.stderr
@@ -114,7 +114,7 @@ def test_the_app_works_as_the_serving_role(
 ) -> None:
     # Appends, a level change, reads, pages and verify above; the command line too, with the
     # serving URL alone.
-    result = samvirke("verify", cwd=tmp_path, database_url=roles.serving_url)
+    result = run_cli("verify", cwd=tmp_path, database_url=roles.serving_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"incident {incident_id}: ok (4 entries" in result.stdout
 
@@ -185,7 +185,7 @@ def test_the_owner_could(roles: TwoRoles, incident_id: int) -> None:
 
 
 def test_grants_prints_the_serving_rights(roles: TwoRoles, tmp_path: Path) -> None:
-    result = samvirke(
+    result = run_cli(
         "grants", cwd=tmp_path, database_url=roles.serving_url, migration_url=roles.owner_url
     )
     assert result.returncode == 0, result.stderr

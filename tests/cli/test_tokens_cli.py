@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 
 from app.db import Database
 from tests import factories
-from tests.cli.test_cli import samvirke
 from tests.factories import Account
 from tests.helpers import bearer
 from tests.live.conftest import open_socket
+from tests.support.server import run_cli
 
 
 def rows(listing: str) -> list[list[str]]:
@@ -27,12 +27,12 @@ def test_create_list_and_revoke(
     database_url: str, client: TestClient, db: Database, staff: Account, tmp_path: Path
 ) -> None:
     def cli(*args: str) -> str:
-        result = samvirke(*args, cwd=tmp_path, database_url=database_url)
+        result = run_cli(*args, cwd=tmp_path, database_url=database_url)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
     other = factories.account(db, name="Rolf", email="rolf@example.no")
-    made = samvirke(
+    made = run_cli(
         "tokens", "create", "--email", staff.email, "--name", "wall screen",
         "--expires-in-days", "30", cwd=tmp_path, database_url=database_url,
     )  # fmt: skip
@@ -71,6 +71,6 @@ def test_create_list_and_revoke(
     ],
 )
 def test_refusals(database_url: str, tmp_path: Path, args: list[str]) -> None:
-    result = samvirke(*args, cwd=tmp_path, database_url=database_url)
+    result = run_cli(*args, cwd=tmp_path, database_url=database_url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr

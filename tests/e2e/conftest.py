@@ -1,8 +1,9 @@
-"""End-to-end fixtures: a real `samvirke serve` process on each test database.
+"""End-to-end fixtures: accounts on a real `samvirke serve` process, and the browser.
 
-`live_server` depends on the parametrised `database_url` fixture, so every end-to-end test runs
-on SQLite and on PostgreSQL. Users and tokens are made through the services (`tests.factories`)
-on the same database, or through the CLI with `run_cli` where the CLI is what is under test.
+`live_server` (tests/conftest.py) depends on the parametrised `database_url` fixture, so every
+end-to-end test runs on SQLite and on PostgreSQL. Users and tokens are made through the
+services (`tests.factories`) on the same database, or through the CLI with `run_cli` where the
+CLI is what is under test.
 """
 
 from __future__ import annotations
@@ -17,22 +18,6 @@ from app.db import Database
 from tests import factories
 from tests.conftest import skip_or_fail
 from tests.support.server import LiveServer
-
-
-@pytest.fixture
-def live_server(
-    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[LiveServer]:
-    """`samvirke serve` on the test's database; `@pytest.mark.server_env(NAME="value")` adds
-    settings to its environment."""
-    marker = request.node.get_closest_marker("server_env")
-    env = {k: str(v) for k, v in marker.kwargs.items()} if marker else None
-    server = LiveServer(database_url=database_url, workdir=tmp_path / "server", env=env)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def make_account(

@@ -177,7 +177,9 @@ def test_sigkill_during_32_writers_loses_no_acknowledged_entry(
         assert after.status_code == 201, after.text
         assert after.json()["number"] == len(entries) + 1
 
-    checked = run_cli("verify", database_url=server.database_url, data_dir=server.data_dir)
+    checked = run_cli(
+        "verify", cwd=server.data_dir, database_url=server.database_url, data_dir=server.data_dir
+    )
     assert checked.returncode == 0, f"samvirke verify failed:\n{checked.stdout}\n{checked.stderr}"
     assert f"incident {incident_id}: ok ({len(entries) + 1} entries" in checked.stdout, (
         checked.stdout

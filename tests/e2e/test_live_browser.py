@@ -105,6 +105,21 @@ def go_live(page: Any, path: str) -> None:
     page.evaluate("window.__samePage = true")  # gone if the page reloads
 
 
+def both_live(
+    open_as: Open,
+    server: LiveServer,
+    writer: factories.Account,
+    reader: factories.Account,
+    title: str,
+) -> tuple[int, Any, Any]:
+    """A new incident, live in the writer's browser and in the reader's: (id, mine, theirs)."""
+    incident_id = open_incident(server, writer, title)
+    mine, theirs = open_as(writer), open_as(reader)
+    for page in (mine, theirs):
+        go_live(page, f"/incidents/{incident_id}")
+    return incident_id, mine, theirs
+
+
 def entry_ids(page: Any) -> list[str]:
     ids: list[str] = page.eval_on_selector_all(
         "#log-entries > li.entry", "els => els.map(e => e.id)"
@@ -124,10 +139,7 @@ def test_an_entry_logged_in_one_browser_appears_live_in_the_other(
     request: pytest.FixtureRequest,
 ) -> None:
     expect = _expect()
-    incident_id = open_incident(live_server, writer, "Vannforurensning Nordby")
-    mine, theirs = open_as(writer), open_as(reader)
-    go_live(mine, f"/incidents/{incident_id}")
-    go_live(theirs, f"/incidents/{incident_id}")
+    _, mine, theirs = both_live(open_as, live_server, writer, reader, "Vannforurensning Nordby")
     expect(theirs.locator("#live-status-text")).to_have_text("Direkte")
     typing = theirs.locator("#log-text")
     typing.fill("Halvskrevet: vannverket melder")
@@ -171,10 +183,9 @@ def test_a_page_that_lost_its_connection_catches_up_once_in_order_without_reload
     open_as: Open, live_server: LiveServer, writer: factories.Account, reader: factories.Account
 ) -> None:
     expect = _expect()
-    incident_id = open_incident(live_server, writer, "Strømbrudd Nordland")
-    mine, theirs = open_as(writer), open_as(reader)
-    go_live(mine, f"/incidents/{incident_id}")
-    go_live(theirs, f"/incidents/{incident_id}")
+    incident_id, mine, theirs = both_live(
+        open_as, live_server, writer, reader, "Strømbrudd Nordland"
+    )
     status = theirs.locator("#live-status")
     theirs.locator("#log-text").fill("Skriver mens nettet er borte")
 

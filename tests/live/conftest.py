@@ -1,9 +1,7 @@
-"""Live-push fixtures: token-only accounts, bulk history, and sockets whose every wait is bounded.
+"""Live-push fixtures: an open incident, and sockets whose every wait is bounded.
 
 Starlette's test socket blocks forever on `receive()`; `Socket` reads the same stream with a
 deadline instead, so a push that never comes fails the test in seconds rather than hanging it.
-Accounts here have no password (token only): the live tests never sign in, and skipping the
-password hash keeps each test about a second faster.
 """
 
 from __future__ import annotations
@@ -20,79 +18,17 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
-from app.accounts import service as accounts
-from app.accounts import tokens
-from app.accounts.models import Role, UserCreate
 from app.db import Database
-from app.incidents import service as incidents
-from app.incidents.models import Incident, IncidentCreate
-from app.incidents.service import lock_incident
-from app.log.models import Classification, EntryKind
-from app.log.service import write_entry
-from tests.factories import Account
+from app.incidents.models import Incident
+from tests import factories
 
 TIMEOUT = 10.0  # the longest any single wait may take before the test fails
 
 
-def token_account(db: Database, *, name: str, email: str, restricted: bool = False) -> Account:
-    with db.write_session() as session:
-        user = accounts.create_user(
-            session, data=UserCreate(email=email, name=name, role=Role.staff, restricted=restricted)
-        )
-    with db.write_session() as session:
-        token = tokens.create_api_token(session, user=user, name="live tests")
-    return Account(user=user, token=token, email=email, password="")
-
-
 @pytest.fixture
-def staff(db: Database) -> Account:
-    """A staff member without clearance for restricted entries."""
-    return token_account(db, name="Siri Staff", email="siri@example.no")
-
-
-@pytest.fixture
-def cleared(db: Database) -> Account:
-    """A staff member cleared for restricted entries."""
-    return token_account(db, name="Rolf Restricted", email="rolf@example.no", restricted=True)
-
-
-@pytest.fixture
-def incident(db: Database, cleared: Account) -> Incident:
+def incident(db: Database, cleared: factories.Account) -> Incident:
     """An open incident: seq 1 is `incident.opened`, seq 2 its system entry."""
-    with db.write_session() as session:
-        return incidents.open_incident(
-            session, actor=cleared.user, data=IncidentCreate(title="Storm Ingunn")
-        )
-
-
-def bulk_entries(
-    db: Database,
-    actor: Account,
-    incident: Incident,
-    count: int,
-    *,
-    text: str = "Vannverket melder trykkfall i sone {n}.",
-    classification: Classification = Classification.internal,
-) -> int:
-    """Append `count` entries in ONE transaction through the log's own write path; returns head seq.
-
-    The same chain and event rows as `count` appends, without `count` durable commits.
-    """
-    with db.write_session() as session:
-        current = session.get(Incident, incident.id)
-        assert current is not None
-        lock_incident(session, current)
-        for n in range(count):
-            write_entry(
-                session,
-                incident=current,
-                kind=EntryKind.information,
-                text=text.format(n=n),
-                classification=classification,
-                author=actor.user,
-            )
-        session.commit()
-        return current.event_seq
+    return factories.incident(db, cleared)
 
 
 def head_seq(db: Database, incident: Incident) -> int:
@@ -169,6 +105,17 @@ def events_url(incident_id: int | None, after: int | None = None) -> str:
 
 
 @contextmanager
+def connect(
+    client: TestClient, path: str, headers: dict[str, str | None], after: int | None = None
+) -> Iterator[Socket]:
+    """A test socket on `path` (`?after=N` if given), sending the headers that are not None."""
+    query = "" if after is None else f"?after={after}"
+    sent = {name: value for name, value in headers.items() if value is not None}
+    with client.websocket_connect(path + query, headers=sent) as session:
+        yield Socket(session)
+
+
+@contextmanager
 def open_socket(
     client: TestClient,
     incident_id: int | None,
@@ -177,13 +124,11 @@ def open_socket(
     after: int | None = None,
     origin: str | None = None,
 ) -> Iterator[Socket]:
-    headers = {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if origin is not None:
-        headers["Origin"] = origin
-    with client.websocket_connect(events_url(incident_id, after), headers=headers) as session:
-        yield Socket(session)
+    """The programs' socket of an incident, with this bearer token."""
+    authorization = None if token is None else f"Bearer {token}"
+    headers = {"Authorization": authorization, "Origin": origin}
+    with connect(client, events_url(incident_id), headers, after) as socket:
+        yield socket
 
 
 def assert_gap_free(events: list[dict[str, Any]], first: int, last: int) -> None:

@@ -23,13 +23,7 @@ from app.live import ws as live_ws
 from app.log.models import Classification
 from tests import factories
 from tests.factories import Account
-from tests.live.conftest import (
-    assert_gap_free,
-    bulk_entries,
-    head_seq,
-    open_socket,
-    token_account,
-)
+from tests.live.conftest import assert_gap_free, head_seq, open_socket
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -146,7 +140,7 @@ def test_restricted_entries_are_withheld_from_uncleared_viewers_in_replay_and_li
 def test_bulk_restricted_replay_withholds_every_one(
     client: TestClient, db: Database, staff: Account, cleared: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(
+    head = factories.entries(
         db, cleared, incident, 700, text=SECRET + " {n}", classification=Classification.restricted
     )
     with open_socket(client, incident.id, staff.token, after=2) as socket:
@@ -194,7 +188,7 @@ def test_a_revoked_tokens_socket_is_closed_even_while_events_keep_coming(
 
     def busy() -> None:
         while not stop.wait(0.05):
-            bulk_entries(db, staff, incident, 1)
+            factories.entries(db, staff, incident, 1)
 
     thread = threading.Thread(target=busy, daemon=True)
     try:
@@ -213,11 +207,7 @@ def test_losing_clearance_closes_the_socket(
 ) -> None:
     """Rights changed: the socket must not keep rendering for the old audience (4403, at once:
     tests/live/test_revoke.py times it)."""
-    admin = token_account(db, name="Anne Admin", email="anne@example.no")
-    with db.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE user_account SET role = 'admin' WHERE id = :id"), {"id": admin.user.id}
-        )
+    admin = factories.account(db, name="Anne Admin", email="anne@example.no", role="admin")
     with open_socket(client, incident.id, cleared.token, after=0) as socket:
         assert socket.event()["seq"] == 1
         with db.write_session() as session:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db import Database
 from app.incidents.models import Incident
-from tests import factories
 from tests.factories import Account
 from tests.live.conftest import Closed, open_socket
 from tests.live.test_access import refusal
@@ -20,12 +18,6 @@ from tests.live.test_pages import page_socket, session_of
 from tests.live.test_pages import refusal as page_refusal
 
 BIG_IDS = [2**31, 2**63, 10**30]
-
-
-@pytest.fixture
-def reader(db: Database) -> Account:
-    """Someone who signs in with a password, for the page sockets."""
-    return factories.account(db, name="Pia Pages", email="pia@example.no")
 
 
 @pytest.mark.parametrize("big", BIG_IDS)
@@ -37,21 +29,21 @@ def test_the_json_socket_refuses_an_id_beyond_the_integer(
 
 @pytest.mark.parametrize("big", BIG_IDS)
 def test_the_page_socket_refuses_an_id_beyond_the_integer(
-    client: TestClient, reader: Account, big: int
+    client: TestClient, staff: Account, big: int
 ) -> None:
-    session = session_of(client, reader)
+    session = session_of(client, staff)
     assert page_refusal(client, f"/live/incidents/{big}", session) == 4404
 
 
 @pytest.mark.parametrize("big", BIG_IDS)
 def test_a_huge_after_is_beyond_the_newest(
-    client: TestClient, staff: Account, reader: Account, incident: Incident, big: int
+    client: TestClient, staff: Account, incident: Incident, big: int
 ) -> None:
     with open_socket(client, incident.id, staff.token, after=big) as socket:
         with pytest.raises(Closed) as closed:
             socket.message()
         assert closed.value.code == 4409
-    session = session_of(client, reader)
+    session = session_of(client, staff)
     for path in (f"/live/incidents/{incident.id}", "/live/incidents"):
         with page_socket(client, path, session, after=big) as page:
             with pytest.raises(Closed) as closed:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from tests.factories import Account
-from tests.helpers import bearer, events
-
-
-@pytest.fixture
-def api(client: TestClient, staff: Account) -> TestClient:
-    client.headers.update(bearer(staff.token))
-    return client
+from tests.helpers import events
 
 
 def _types(db: Database, incident_id: int) -> list[tuple[int, str]]:

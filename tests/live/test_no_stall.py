@@ -21,7 +21,6 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -38,12 +37,6 @@ BODY = 200 * 1024 * 1024
 CHUNK = 256 * 1024
 PACE = 0.002  # seconds between chunks: ~100 MB/s, so each body takes a while to send
 PROBES = 40  # of each kind
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(database_url=database_url, workdir=tmp_path / "server") as running:
-        yield running
 
 
 def huge_entry() -> Iterator[bytes]:
@@ -91,8 +84,8 @@ def send_huge(server: LiveServer, path: str, token: str, *, chunked: bool) -> st
     return answer.split(b"\r\n", 1)[0].decode() or "closed without an answer"
 
 
-def test_healthz_and_pushes_stay_fast_while_huge_bodies_arrive(server: LiveServer) -> None:
-    token, incident_id, head = setup_incident(server.database_url)
+def test_healthz_and_pushes_stay_fast_while_huge_bodies_arrive(live_server: LiveServer) -> None:
+    token, incident_id, head = setup_incident(live_server.database_url)
     path = f"/api/v1/incidents/{incident_id}/log"
     answers: dict[str, str] = {}
     done = threading.Event()
@@ -105,15 +98,15 @@ def test_healthz_and_pushes_stay_fast_while_huge_bodies_arrive(server: LiveServe
                 ("good token, Content-Length", token, False),
                 ("good token, chunked", token, True),
             ):
-                answers[name] = send_huge(server, path, bearer, chunked=chunked)
+                answers[name] = send_huge(live_server, path, bearer, chunked=chunked)
         finally:
             done.set()
 
     timings: dict[str, list[float]] = {"/healthz": [], "append + push": []}
     with (
-        httpx.Client(base_url=server.url, timeout=10) as probe,
-        httpx.Client(base_url=server.url, headers=auth(token), timeout=10) as writer,
-        connect(ws_url(server, incident_id, head), additional_headers=auth(token)) as ws,
+        httpx.Client(base_url=live_server.url, timeout=10) as probe,
+        httpx.Client(base_url=live_server.url, headers=auth(token), timeout=10) as writer,
+        connect(ws_url(live_server, incident_id, head), additional_headers=auth(token)) as ws,
     ):
         probe.get("/healthz")  # connections made before the clock starts
         sender = threading.Thread(target=huge_bodies)

@@ -19,7 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from app.accounts import service as accounts
 from app.db import Database
 from app.incidents.models import Incident
 from app.live import pages as live_pages
@@ -27,7 +26,7 @@ from app.live import ws as live_ws
 from app.web.security import SESSION_COOKIE
 from tests import factories
 from tests.factories import Account
-from tests.live.conftest import Socket, bulk_entries, head_seq
+from tests.live.conftest import Socket, connect, head_seq
 from tests.web.helpers import csrf_of, sign_in
 
 pytestmark = pytest.mark.timeout(90)
@@ -35,23 +34,6 @@ pytestmark = pytest.mark.timeout(90)
 OWN_ORIGIN = "http://testserver"
 SECRET = "Kilden i departementet sier at dammen kan briste i natt."
 _MESSAGE = re.compile(r'<template data-seq="(\d+)" data-type="([a-z.]+)"', re.ASCII)
-
-
-@pytest.fixture
-def reader(db: Database) -> Account:
-    """A staff member without clearance for restricted entries, who signs in with a password."""
-    return factories.account(db, name="Siri Staff", email="siri@example.no")
-
-
-@pytest.fixture
-def trusted(db: Database) -> Account:
-    return factories.account(db, name="Rolf Restricted", email="rolf@example.no", restricted=True)
-
-
-@pytest.fixture
-def incident(db: Database, trusted: Account) -> Incident:
-    """An open incident: seq 1 is `incident.opened`, seq 2 its system entry."""
-    return factories.incident(db, trusted, title="Storm Ingunn")
 
 
 def session_of(client: TestClient, account: Account) -> str:
@@ -72,14 +54,9 @@ def page_socket(
     after: int | None = None,
     origin: str | None = OWN_ORIGIN,
 ) -> Iterator[Socket]:
-    headers = {}
-    if session is not None:
-        headers["Cookie"] = f"{SESSION_COOKIE}={session}"
-    if origin is not None:
-        headers["Origin"] = origin
-    query = "" if after is None else f"?after={after}"
-    with client.websocket_connect(path + query, headers=headers) as connection:
-        yield Socket(connection)
+    cookie = None if session is None else f"{SESSION_COOKIE}={session}"
+    with connect(client, path, {"Cookie": cookie, "Origin": origin}, after) as socket:
+        yield socket
 
 
 def incident_path(incident: Incident) -> str:
@@ -119,9 +96,9 @@ def test_a_page_socket_needs_a_valid_session_cookie(client: TestClient, incident
 
 
 def test_a_page_socket_needs_the_apps_own_origin(
-    client: TestClient, reader: Account, incident: Incident
+    client: TestClient, staff: Account, incident: Incident
 ) -> None:
-    session = session_of(client, reader)
+    session = session_of(client, staff)
     for path in (incident_path(incident), "/live/incidents"):
         for origin in ("https://evil.example", "http://testserver.evil.example", "null", None):
             assert refusal(client, path, session, origin=origin) == 4403, (path, origin)
@@ -129,15 +106,15 @@ def test_a_page_socket_needs_the_apps_own_origin(
         assert messages_through(socket, 1)[0][:2] == (1, "incident.opened")
 
 
-def test_an_unknown_incident_is_refused(client: TestClient, reader: Account) -> None:
-    assert refusal(client, "/live/incidents/999999", session_of(client, reader)) == 4404
+def test_an_unknown_incident_is_refused(client: TestClient, staff: Account) -> None:
+    assert refusal(client, "/live/incidents/999999", session_of(client, staff)) == 4404
 
 
 def test_the_page_renders_the_seq_it_was_read_at(
-    client: TestClient, db: Database, reader: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, reader, incident, 3)
-    sign_in(client, reader)
+    head = factories.entries(db, staff, incident, 3)
+    sign_in(client, staff)
     page = client.get(f"/incidents/{incident.id}").text
     status = re.search(r'<div id="live-status"[^>]*>', page)
     assert status and f'data-seq="{head}"' in status.group(0)
@@ -149,12 +126,12 @@ def test_the_page_renders_the_seq_it_was_read_at(
 
 
 def test_after_n_replays_every_later_event_once_in_order_then_goes_live(
-    client: TestClient, db: Database, reader: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, reader, incident, 40)
-    with page_socket(client, incident_path(incident), session_of(client, reader), after=10) as s:
+    head = factories.entries(db, staff, incident, 40)
+    with page_socket(client, incident_path(incident), session_of(client, staff), after=10) as s:
         replayed = messages_through(s, head)
-        factories.entry(db, reader, incident, kind="decision", text="Evakuere sone B.")
+        factories.entry(db, staff, incident, kind="decision", text="Evakuere sone B.")
         (live,) = messages_through(s, head + 1)
     assert [m[0] for m in replayed] == list(range(11, head + 1))
     # Event seq N is entry N - 1 here (seq 1 opened the incident): each entry once, in order.
@@ -166,24 +143,24 @@ def test_after_n_replays_every_later_event_once_in_order_then_goes_live(
 
 
 def test_the_fragments_pushed_live_equal_their_replay(
-    client: TestClient, db: Database, reader: Account, trusted: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, cleared: Account, incident: Incident
 ) -> None:
     """Plain new entries are rendered from what the writer wrote, the replay from the database:
     the page must not be able to tell them apart, for readers with and without clearance."""
     head = head_seq(db, incident)
-    sessions = {"reader": session_of(client, reader), "trusted": session_of(client, trusted)}
+    sessions = {"reader": session_of(client, staff), "trusted": session_of(client, cleared)}
     path = incident_path(incident)
     with (
-        page_socket(client, path, sessions["reader"], after=head) as uncleared,
-        page_socket(client, path, sessions["trusted"], after=head) as cleared,
+        page_socket(client, path, sessions["reader"], after=head) as uncleared_page,
+        page_socket(client, path, sessions["trusted"], after=head) as cleared_page,
     ):
-        factories.entry(db, reader, incident, kind="decision", text="Evakuere sone B.")
-        factories.entry(db, trusted, incident, text=SECRET, classification="restricted")
-        factories.entry(db, trusted, incident, kind="action", text="Rettelse: sone C.", corrects=1)
+        factories.entry(db, staff, incident, kind="decision", text="Evakuere sone B.")
+        factories.entry(db, cleared, incident, text=SECRET, classification="restricted")
+        factories.entry(db, cleared, incident, kind="action", text="Rettelse: sone C.", corrects=1)
         end = head + 3
         live = {
-            "reader": messages_through(uncleared, end),
-            "trusted": messages_through(cleared, end),
+            "reader": messages_through(uncleared_page, end),
+            "trusted": messages_through(cleared_page, end),
         }
     for name, pushed in live.items():
         assert [m[0] for m in pushed] == [head + 1, head + 2, head + 3]
@@ -192,11 +169,11 @@ def test_the_fragments_pushed_live_equal_their_replay(
 
 
 def test_level_changes_push_the_header_and_corrections_mark_the_original(
-    client: TestClient, db: Database, reader: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    factories.entry(db, reader, incident, kind="decision", text="Stenge E6.")  # entry 2
+    factories.entry(db, staff, incident, kind="decision", text="Stenge E6.")  # entry 2
     head = head_seq(db, incident)
-    token = sign_in(client, reader)
+    token = sign_in(client, staff)
     with page_socket(
         client, incident_path(incident), client.cookies[SESSION_COOKIE], after=head
     ) as s:
@@ -224,10 +201,10 @@ def test_level_changes_push_the_header_and_corrections_mark_the_original(
 
 
 def test_closing_the_incident_says_so(
-    client: TestClient, db: Database, reader: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
     head = head_seq(db, incident)
-    token = sign_in(client, reader)
+    token = sign_in(client, staff)
     with page_socket(
         client, incident_path(incident), client.cookies[SESSION_COOKIE], after=head
     ) as s:
@@ -246,22 +223,22 @@ def test_closing_the_incident_says_so(
 
 
 def test_restricted_entries_reach_uncleared_readers_only_as_withheld(
-    client: TestClient, db: Database, reader: Account, trusted: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, cleared: Account, incident: Incident
 ) -> None:
     factories.entry(
-        db, trusted, incident, kind="decision", text=SECRET, classification="restricted"
+        db, cleared, incident, kind="decision", text=SECRET, classification="restricted"
     )
     head = head_seq(db, incident)
-    uncleared, cleared = session_of(client, reader), session_of(client, trusted)
+    uncleared, sighted_session = session_of(client, staff), session_of(client, cleared)
     with (
         page_socket(client, incident_path(incident), uncleared, after=0) as blind,
-        page_socket(client, incident_path(incident), cleared, after=0) as sighted,
+        page_socket(client, incident_path(incident), sighted_session, after=0) as sighted,
     ):
         replay, trusted_replay = messages_through(blind, head), messages_through(sighted, head)
-        factories.entry(db, trusted, incident, text=SECRET + " (live)", classification="restricted")
-        factories.entry(db, trusted, incident, text="Open again.", classification="open")
+        factories.entry(db, cleared, incident, text=SECRET + " (live)", classification="restricted")
+        factories.entry(db, cleared, incident, text="Open again.", classification="open")
         factories.entry(
-            db, trusted, incident, kind="decision", text="Rettelse: i morgen.", corrects=2
+            db, cleared, incident, kind="decision", text="Rettelse: i morgen.", corrects=2
         )
         live, trusted_live = messages_through(blind, head + 3), messages_through(sighted, head + 3)
 
@@ -270,7 +247,7 @@ def test_restricted_entries_reach_uncleared_readers_only_as_withheld(
     for _, _, html in (replay[-1], live[0], live[2]):
         assert 'class="entry entry--withheld"' in html
         assert "data-kind" not in html and "data-author" not in html
-        assert trusted.user.name not in html
+        assert cleared.user.name not in html
     assert entry_numbers(live[2][2]) == [
         5
     ]  # the withheld correction alone: no original re-rendered
@@ -285,8 +262,8 @@ def test_restricted_entries_reach_uncleared_readers_only_as_withheld(
 def test_each_event_is_rendered_once_per_audience_and_language(
     client: TestClient,
     db: Database,
-    reader: Account,
-    trusted: Account,
+    staff: Account,
+    cleared: Account,
     incident: Incident,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -299,11 +276,9 @@ def test_each_event_is_rendered_once_per_audience_and_language(
 
     monkeypatch.setattr(live_pages, "incident_message", counting)
     second = factories.account(db, name="Sara Staff", email="sara@example.no")
-    english = factories.account(db, name="Emma English", email="emma@example.no")
-    with db.write_session() as session:
-        accounts.set_language(session, user=english.user, language="en")
+    english = factories.account(db, name="Emma English", email="emma@example.no", language="en")
     head = head_seq(db, incident)
-    sessions = [session_of(client, a) for a in (reader, second, trusted, english)]
+    sessions = [session_of(client, a) for a in (staff, second, cleared, english)]
     with (
         page_socket(client, incident_path(incident), sessions[0], after=head) as one,
         page_socket(client, incident_path(incident), sessions[1], after=head) as two,
@@ -312,10 +287,10 @@ def test_each_event_is_rendered_once_per_audience_and_language(
     ):
         # Every socket live first: one still replaying would render what its replay reads
         # for itself (a replay is per socket), which is not what is counted here.
-        factories.entry(db, trusted, incident, kind="information", text="Alle er koblet til.")
+        factories.entry(db, cleared, incident, kind="information", text="Alle er koblet til.")
         for s in (one, two, three, four):
             messages_through(s, head + 1)
-        factories.entry(db, trusted, incident, kind="action", text="Ring NVE.")
+        factories.entry(db, cleared, incident, kind="action", text="Ring NVE.")
         texts = [messages_through(s, head + 2)[0][2] for s in (one, two, three, four)]
     assert texts[0] == texts[1]  # one text shared by the two uncleared readers in bokmål
     assert sorted(c for c in calls if c[0] == head + 2) == [
@@ -330,9 +305,9 @@ def test_each_event_is_rendered_once_per_audience_and_language(
 
 
 def test_the_list_socket_sends_the_list_when_it_changes(
-    client: TestClient, db: Database, reader: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    sign_in(client, reader)
+    sign_in(client, staff)
     page = client.get("/").text
     version = int(re.search(r'<div id="incident-lists"[^>]*data-seq="(\d+)"', page).group(1))  # type: ignore[union-attr]
     assert re.search(rf'<tr class="incident-row" id="incident-{incident.id}" data-seq="2">', page)
@@ -340,9 +315,9 @@ def test_the_list_socket_sends_the_list_when_it_changes(
     with page_socket(client, "/live/incidents", session, after=0) as behind:
         assert _list_version(behind.text()) == version  # a page that is behind gets it at once
     with page_socket(client, "/live/incidents", session, after=version) as socket:
-        other = factories.incident(db, reader, title="Flom i Gudbrandsdalen")
+        other = factories.incident(db, staff, title="Flom i Gudbrandsdalen")
         opened = socket.text()
-        factories.entry(db, reader, incident, text="Vann i kjelleren.")
+        factories.entry(db, staff, incident, text="Vann i kjelleren.")
         logged = socket.text()
     assert _list_version(opened) == version + other.event_seq
     assert re.search(r'<div id="incident-lists"[^>]*hx-swap-oob="morph"', opened)
@@ -352,13 +327,13 @@ def test_the_list_socket_sends_the_list_when_it_changes(
 
 
 def test_a_page_from_another_history_is_told_to_reload(
-    client: TestClient, db: Database, reader: Account, incident: Incident
+    client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
     """A page showing more than the database holds (restored from a backup while it was open)
     gets 4409 instead of a replay that would skip everything up to where the page was."""
-    session = session_of(client, reader)
+    session = session_of(client, staff)
     head = head_seq(db, incident)
-    sign_in(client, reader)
+    sign_in(client, staff)
     version = _list_version_of(client.get("/").text)
     client.cookies.clear()
     for path, after in ((incident_path(incident), head + 1), ("/live/incidents", version + 5)):
@@ -384,10 +359,10 @@ def _list_version(text: str) -> int:
 
 
 def test_signing_out_everywhere_closes_the_pages_sockets(
-    client: TestClient, reader: Account, incident: Incident, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, staff: Account, incident: Incident, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live_ws, "HEARTBEAT_SECONDS", 0.2)
-    sign_in(client, reader)
+    sign_in(client, staff)
     session = client.cookies[SESSION_COOKIE]
     with (
         page_socket(client, incident_path(incident), session, after=0) as page,

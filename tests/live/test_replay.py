@@ -19,13 +19,7 @@ from app.live.hub import Hub
 from tests import factories
 from tests.factories import Account
 from tests.helpers import bearer
-from tests.live.conftest import (
-    Closed,
-    assert_gap_free,
-    bulk_entries,
-    head_seq,
-    open_socket,
-)
+from tests.live.conftest import Closed, assert_gap_free, head_seq, open_socket
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -33,7 +27,7 @@ pytestmark = pytest.mark.timeout(90)
 def test_after_zero_replays_the_whole_history_in_order(
     client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, staff, incident, 30)
+    head = factories.entries(db, staff, incident, 30)
     with open_socket(client, incident.id, staff.token, after=0) as socket:
         events = socket.events_through(head)
     assert_gap_free(events, 1, head)
@@ -49,7 +43,7 @@ def test_after_zero_replays_the_whole_history_in_order(
 def test_no_after_means_after_zero(
     client: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, staff, incident, 3)
+    head = factories.entries(db, staff, incident, 3)
     with open_socket(client, incident.id, staff.token) as socket:
         assert_gap_free(socket.events_through(head), 1, head)
 
@@ -57,7 +51,7 @@ def test_no_after_means_after_zero(
 def test_after_n_replays_only_what_came_later_then_goes_live(
     api: TestClient, db: Database, staff: Account, incident: Incident
 ) -> None:
-    head = bulk_entries(db, staff, incident, 1200)  # more than one replay batch
+    head = factories.entries(db, staff, incident, 1200)  # more than one replay batch
     with open_socket(api, incident.id, staff.token, after=100) as socket:
         replayed = socket.events_through(head)
         assert_gap_free(replayed, 101, head)
@@ -109,7 +103,7 @@ def test_events_committed_during_the_replay_are_neither_lost_nor_doubled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A writer thread appends 200 entries (one commit each) while the socket replays 2,000."""
-    history = bulk_entries(db, staff, incident, 2000)
+    history = factories.entries(db, staff, incident, 2000)
     hub: Hub = client.app.state.hub  # type: ignore[attr-defined]
     heads_seen_by_replay: list[int] = []
     original_load = hub.load

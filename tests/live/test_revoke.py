@@ -90,18 +90,6 @@ def served(app: FastAPI) -> Iterator[Served]:
 
 
 @pytest.fixture
-def admin(db: Database) -> Account:
-    return factories.account(
-        db, name="Anne Admin", email="anne@example.no", role="admin", restricted=True
-    )
-
-
-@pytest.fixture
-def cleared(db: Database) -> Account:
-    return factories.account(db, name="Rolf Restricted", email="rolf@example.no", restricted=True)
-
-
-@pytest.fixture
 def incident_id(db: Database, admin: Account) -> int:
     incident = factories.incident(db, admin, title="Storm Ingunn")
     assert incident.id is not None

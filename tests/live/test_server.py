@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from app.db import Database
-from app.incidents import service as incidents
-from app.incidents.models import IncidentCreate
-from tests.live.conftest import token_account
+from tests import factories
 from tests.live.rawws import RawClosed, RawSocket
 from tests.support.server import LiveServer
 
@@ -57,33 +54,24 @@ def setup_incident(database_url: str) -> tuple[str, int, int]:
     """A token and an incident made through the services: (token, incident id, head seq)."""
     db = Database(database_url)
     try:
-        account = token_account(db, name="Siri Staff", email="siri@example.no")
-        with db.write_session() as session:
-            incident = incidents.open_incident(
-                session, actor=account.user, data=IncidentCreate(title="Flom i Gudbrandsdalen")
-            )
+        account = factories.account(db, name="Siri Staff", email="siri@example.no")
+        incident = factories.incident(db, account, title="Flom i Gudbrandsdalen")
         assert incident.id is not None
         return account.token, incident.id, incident.event_seq
     finally:
         db.dispose()
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(database_url=database_url, workdir=tmp_path / "server") as running:
-        yield running
-
-
 @SQLITE_ONLY
-def test_refused_handshakes_are_http_403(server: LiveServer) -> None:
-    token, incident_id, _ = setup_incident(server.database_url)
-    url = ws_url(server, incident_id, 0)
+def test_refused_handshakes_are_http_403(live_server: LiveServer) -> None:
+    token, incident_id, _ = setup_incident(live_server.database_url)
+    url = ws_url(live_server, incident_id, 0)
     refused: dict[str, tuple[str, dict[str, str], Origin | None]] = {
         "no token": (url, {}, None),
         "bad token": (url, auth("smv_wrong"), None),
         "foreign origin": (url, auth(token), Origin("https://evil.example")),
-        "look-alike origin": (url, auth(token), Origin(f"{server.url}.evil.example")),
-        "unknown incident": (ws_url(server, 999_999, 0), auth(token), None),
+        "look-alike origin": (url, auth(token), Origin(f"{live_server.url}.evil.example")),
+        "unknown incident": (ws_url(live_server, 999_999, 0), auth(token), None),
     }
     for name, (target, headers, origin) in refused.items():
         with (
@@ -92,7 +80,7 @@ def test_refused_handshakes_are_http_403(server: LiveServer) -> None:
         ):
             pass
         assert info.value.response.status_code == 403, name
-    own = Origin(server.url)
+    own = Origin(live_server.url)
     with connect(url, additional_headers=auth(token), origin=own, open_timeout=5) as ws:
         assert json.loads(ws.recv(timeout=5))["seq"] == 1
 
@@ -150,13 +138,13 @@ def _read_to(slow: RawSocket, target: int) -> tuple[list[int], int | None]:
 
 
 @SQLITE_ONLY
-def test_a_stalled_client_delays_no_one_and_still_gets_everything(server: LiveServer) -> None:
-    token, incident_id, head = setup_incident(server.database_url)
+def test_a_stalled_client_delays_no_one_and_still_gets_everything(live_server: LiveServer) -> None:
+    token, incident_id, head = setup_incident(live_server.database_url)
     target = head + ENTRIES
-    slow = RawSocket(ws_url(server, incident_id, head), token=token)
+    slow = RawSocket(ws_url(live_server, incident_id, head), token=token)
     try:
         acked, arrived, seqs = asyncio.run(
-            asyncio.wait_for(_append_and_watch(server, token, incident_id, head), timeout=100)
+            asyncio.wait_for(_append_and_watch(live_server, token, incident_id, head), timeout=100)
         )
         assert seqs == list(range(head + 1, target + 1))
         lags = sorted(arrived[n] - acked[n] for n in acked)
@@ -169,7 +157,9 @@ def test_a_stalled_client_delays_no_one_and_still_gets_everything(server: LiveSe
         caught_up, closed = _read_to(slow, target)
         if closed is not None:  # told to go away: resume after the last seq it saw
             resume = caught_up[-1] if caught_up else head
-            with connect(ws_url(server, incident_id, resume), additional_headers=auth(token)) as ws:
+            with connect(
+                ws_url(live_server, incident_id, resume), additional_headers=auth(token)
+            ) as ws:
                 while not caught_up or caught_up[-1] < target:
                     message = json.loads(ws.recv(timeout=10))
                     if "seq" in message:

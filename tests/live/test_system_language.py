@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.accounts import service as accounts
 from app.db import Database
-from app.incidents import service as incidents
-from app.incidents.models import Incident, IncidentChange, Level
+from app.incidents.models import Incident, Level
 from tests import factories
 from tests.factories import Account
 from tests.helpers import bearer
@@ -25,11 +24,7 @@ OPENED_NB = "Hendelse opprettet med beredskapsnivå gul. (Rolf Restricted)"
 
 
 def raise_level(db: Database, actor: Account, incident: Incident) -> None:
-    with db.write_session() as session:
-        current = incidents.get_incident(session, incident.id or 0)
-        incidents.change_incident(
-            session, actor=actor.user, incident=current, change=IncidentChange(level=Level.red)
-        )
+    factories.change(db, actor, incident, level=Level.red)
 
 
 def test_api_text_follows_the_requests_language(
@@ -63,9 +58,7 @@ def test_pages_and_pushes_are_in_each_readers_language(
     client: TestClient, db: Database, cleared: Account, incident: Incident
 ) -> None:
     norwegian = factories.account(db, name="Nina Norsk", email="nina@example.no")
-    english = factories.account(db, name="Emma English", email="emma@example.no")
-    with db.write_session() as session:
-        accounts.set_language(session, user=english.user, language="en")
+    english = factories.account(db, name="Emma English", email="emma@example.no", language="en")
     head = head_seq(db, incident)
     nb_session, en_session = session_of(client, norwegian), session_of(client, english)
     path = incident_path(incident)

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +22,8 @@ from app.log.models import Classification, EntryKind
 from app.log.service import write_entry
 from tests.factories import Account
 from tests.helpers import all_entries, bearer, check_chain, disable_append_only, raw
-
-ROOT = Path(__file__).resolve().parents[2]
-VERIFY_LOG = ROOT / "tools" / "verify_log.py"
-SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
+from tests.log.offline import verify_export
+from tests.support.server import run_cli
 
 
 def guesses(users: list[Account]) -> Iterator[str]:
@@ -81,19 +76,6 @@ def post(client: TestClient, path: str, who: Account, **body: Any) -> dict[str, 
 def log(client: TestClient, incident_id: int, who: Account, **body: Any) -> dict[str, Any]:
     body.setdefault("kind", "decision")
     return post(client, f"/api/v1/incidents/{incident_id}/log", who, **body)
-
-
-def verify_offline(tmp_path: Path, body: str, *args: str) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "log.jsonl"
-    path.write_text(body, encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, str(VERIFY_LOG), str(path), *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
 
 
 def test_a_dictionary_attack_on_a_withheld_entry_fails(
@@ -180,16 +162,7 @@ def test_a_mixed_log_verifies_online_and_offline(
     assert verified.json()["ok"] is True, verified.json()
     assert verified.json()["checked"] == 7
     head = verified.json()["head"]["hash"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
-    cli = subprocess.run(
-        [SAMVIRKE, "verify", "--incident", str(incident_id)],
-        env={**env, "SAMVIRKE_DATABASE_URL": database_url},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    cli = run_cli("verify", "--incident", str(incident_id), cwd=tmp_path, database_url=database_url)
     assert cli.returncode == 0, cli.stdout + cli.stderr
 
     for token, withheld in ((staff.token, 2), (cleared.token, 0)):
@@ -199,7 +172,7 @@ def test_a_mixed_log_verifies_online_and_offline(
         entries = [json.loads(line) for line in export.split("\n") if line]
         assert [e["v"] for e in entries] == [2, 1, 1, 1, 2, 2, 2]
         check_chain(entries)
-        result = verify_offline(tmp_path, export, "--head", head)
+        result = verify_export(export, tmp_path, "--head", head)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"7 entries ({withheld} withheld)" in result.stdout
 
@@ -218,7 +191,7 @@ def test_a_mixed_log_verifies_online_and_offline(
     broken = client.get(f"/api/v1/incidents/{incident_id}/log/verify", headers=bearer(staff.token))
     assert {p["number"] for p in broken.json()["problems"]} == {3, 5}
     export = client.get(f"/api/v1/incidents/{incident_id}/log/export", headers=bearer(staff.token))
-    result = verify_offline(tmp_path, export.text)
+    result = verify_export(export.text, tmp_path)
     assert result.returncode == 1
     assert {line.split(":")[0] for line in result.stdout.splitlines()[1:]} == {"#3", "#5"}
 
@@ -242,7 +215,7 @@ def test_the_chain_covers_a_system_entrys_message(
     export = client.get(f"/api/v1/incidents/{incident_id}/log/export", headers=bearer(staff.token))
     forged = export.text.replace('"new": "red"', '"new": "green"')
     assert forged != export.text
-    result = verify_offline(tmp_path, forged)
+    result = verify_export(forged, tmp_path)
     assert result.returncode == 1 and "#2: content" in result.stdout, result.stdout
 
     # Online: the same change in the database.

@@ -7,7 +7,6 @@ Each leaves a hash chain that verifies on its own; `GET …/log/verify`, `samvir
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,10 +21,11 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.log import checkpoints as checkpoints_module
 from app.log.signing import Signer, load_signer
-from tests.cli.test_cli import SAMVIRKE
 from tests.helpers import log, open_incident
 from tests.log import tamper
-from tests.log.test_checkpoints import checkpoints, public_key_file, verify_offline
+from tests.log.offline import verify_export
+from tests.log.test_checkpoints import checkpoints, server_key
+from tests.support.server import run_cli
 
 
 @pytest.fixture
@@ -50,17 +50,13 @@ def online(api: TestClient, incident_id: int) -> dict[str, Any]:
 def cli_verify(
     settings: Settings, incident_id: int, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
-    env["SAMVIRKE_DATABASE_URL"] = settings.resolved_database_url
-    env["SAMVIRKE_DATA_DIR"] = str(settings.data_dir)  # where the server keeps its key
-    return subprocess.run(
-        [SAMVIRKE, "verify", "--incident", str(incident_id)],
+    return run_cli(
+        "verify",
+        "--incident",
+        str(incident_id),
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+        database_url=settings.resolved_database_url,
+        data_dir=settings.data_dir,  # where the server keeps its key
     )
 
 
@@ -89,7 +85,7 @@ def assert_caught(
     assert "BROKEN" in cli.stdout and expected in cli.stdout
 
     export = api.get(f"/api/v1/incidents/{incident_id}/log/export").text
-    offline = verify_offline(export, tmp_path, public_key_file(db, tmp_path))
+    offline = verify_export(export, tmp_path, public_key=server_key(db))
     assert offline.returncode == 1, offline.stdout + offline.stderr
     assert offline.stdout.startswith("FAILED")
 
@@ -101,7 +97,7 @@ def test_untouched_log_verifies_everywhere(
     cli = cli_verify(settings, incident_id, tmp_path)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     export = api.get(f"/api/v1/incidents/{incident_id}/log/export").text
-    offline = verify_offline(export, tmp_path, public_key_file(db, tmp_path))
+    offline = verify_export(export, tmp_path, public_key=server_key(db))
     assert offline.returncode == 0, offline.stdout + offline.stderr
 
 
@@ -183,10 +179,8 @@ def test_a_wrong_public_key_fails_offline(
     api: TestClient, incident_id: int, tmp_path: Path
 ) -> None:
     other = load_signer(key_file=None, data_dir=tmp_path / "other")
-    key = tmp_path / "other.pub"
-    key.write_text(other.public_pem)
     export = api.get(f"/api/v1/incidents/{incident_id}/log/export").text
-    result = verify_offline(export, tmp_path, key)
+    result = verify_export(export, tmp_path, public_key=other.public_pem)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "checkpoint #50: signed by key" in result.stdout
     assert "not the given one" in result.stdout
@@ -198,7 +192,7 @@ def test_a_forged_signature_fails_offline(
     """The export's own checkpoint line edited to name the forger's head: the signature fails."""
     export = api.get(f"/api/v1/incidents/{incident_id}/log/export").text
     edited = _edit_checkpoint(export, lambda c: {**c, "signed_at": "2026-01-01T00:00:00Z"})
-    result = verify_offline(edited, tmp_path, public_key_file(db, tmp_path))
+    result = verify_export(edited, tmp_path, public_key=server_key(db))
     assert result.returncode == 1, result.stdout
     assert "checkpoint #50: the signature does not verify" in result.stdout
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,8 @@ from fastapi.testclient import TestClient
 from app.db import Database
 from app.log.signing import load_signer
 from tests.helpers import log, open_incident, parse_time, raw
+from tests.log.offline import verify_export
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify_log.py"
 PATCH = "/api/v1/incidents/{}"
 
 
@@ -44,24 +42,10 @@ def signed_bytes(checkpoint: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def verify_offline(export: str, tmp_path: Path, *keys: Path) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "export.jsonl"
-    path.write_text(export, encoding="utf-8")
-    args = [arg for key in keys for arg in ("--public-key", str(key))]
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), str(path), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-
-def public_key_file(db: Database, tmp_path: Path) -> Path:
+def server_key(db: Database) -> str:
+    """The server's public key, as the verifier reads it."""
     assert db.signer is not None
-    path = tmp_path / "server.pub"
-    path.write_text(db.signer.public_pem)
-    return path
+    return db.signer.public_pem
 
 
 def test_checkpoints_at_50_entries_at_a_phase_change_and_at_closing(
@@ -108,11 +92,11 @@ def test_checkpoints_at_50_entries_at_a_phase_change_and_at_closing(
     lines = [json.loads(line) for line in export.split("\n") if line]
     assert lines[:55] == list(entries.values())
     assert lines[55:] == [{"checkpoint": c} for c in listed]
-    result = verify_offline(export, tmp_path, public_key_file(db, tmp_path))
+    result = verify_export(export, tmp_path, public_key=server_key(db))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok: incident")
     assert "3 checkpoints signed by the given key, last #55" in result.stdout
-    without_key = verify_offline(export, tmp_path)
+    without_key = verify_export(export, tmp_path)
     assert without_key.returncode == 0, without_key.stdout + without_key.stderr
     assert "3 signed checkpoints not checked: give --public-key" in without_key.stderr
 

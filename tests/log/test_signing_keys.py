@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,10 @@ from app.config import Settings
 from app.db import Database
 from app.log.signing import KEY_FILE_NAME, SigningKeyError
 from app.main import create_app
-from tests.cli.test_cli import samvirke
 from tests.helpers import open_incident
-from tests.log.test_checkpoints import SCRIPT, checkpoints, verify_offline
+from tests.log.offline import verify_export, verify_log
+from tests.log.test_checkpoints import checkpoints
+from tests.support.server import run_cli
 
 PHASE = {"phase": "response"}
 
@@ -92,7 +91,7 @@ def test_keys_show_prints_what_the_verifier_accepts(
     assert len(checkpoints(api, incident_id)) == 1
 
     args = ["keys", "show"] + (["--base64"] if form == "base64" else [])
-    shown = samvirke(*args, cwd=tmp_path, data_dir=settings.data_dir)
+    shown = run_cli(*args, cwd=tmp_path, data_dir=settings.data_dir)
     assert shown.returncode == 0, shown.stderr
     signer = db.signer
     assert signer is not None
@@ -107,10 +106,8 @@ def test_keys_show_prints_what_the_verifier_accepts(
         assert shown.stdout.splitlines()[-1] == base64.b64encode(raw).decode()
     assert "PRIVATE" not in shown.stdout
 
-    key_file = tmp_path / "minutes.pub"
-    key_file.write_text(shown.stdout)
     export = api.get(f"/api/v1/incidents/{incident_id}/log/export").text
-    result = verify_offline(export, tmp_path, key_file)
+    result = verify_export(export, tmp_path, public_key=shown.stdout)  # as noted in the minutes
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 checkpoints signed by the given key" in result.stdout
 
@@ -124,13 +121,8 @@ def test_the_verifier_says_when_cryptography_is_missing(tmp_path: Path) -> None:
     export.write_text("")
     key = tmp_path / "server.pub"
     key.write_text("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), str(export), "--public-key", str(key)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={"PYTHONPATH": str(blocker.parent)},
+    result = verify_log(
+        str(export), "--public-key", str(key), env={"PYTHONPATH": str(blocker.parent)}
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "needs the Python package `cryptography`" in result.stderr
@@ -139,8 +131,8 @@ def test_the_verifier_says_when_cryptography_is_missing(tmp_path: Path) -> None:
 
 def test_the_cli_makes_the_data_folder_private(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / "data"
-    assert samvirke("migrate", cwd=tmp_path, data_dir=data).returncode == 0
+    assert run_cli("migrate", cwd=tmp_path, data_dir=data).returncode == 0
     assert _mode(data) == 0o700
     assert not (data / KEY_FILE_NAME).exists()  # made by the server's start or keys show
-    assert samvirke("keys", "show", cwd=tmp_path, data_dir=data).returncode == 0
+    assert run_cli("keys", "show", cwd=tmp_path, data_dir=data).returncode == 0
     assert _mode(data / KEY_FILE_NAME) == 0o600

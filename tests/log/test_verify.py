@@ -39,6 +39,21 @@ def _problem_numbers(result: dict[str, Any]) -> set[int]:
     return {p["number"] for p in result["problems"]}
 
 
+def _caught(
+    api: TestClient, db: Database, two_logs: tuple[int, int], *statements: str, **params: Any
+) -> dict[str, Any]:
+    """Run `statements` on the first log (`:i`) with the guards off: verify must fail that log
+    and still pass the other one. Returns the failed log's result."""
+    tampered, untouched = two_logs
+    disable_append_only(db)
+    for sql in statements:
+        raw(db, sql, i=tampered, **params)
+    result = _verify(api, tampered)
+    assert result["ok"] is False, result
+    assert _verify(api, untouched)["ok"] is True
+    return result
+
+
 def test_an_untouched_log_verifies(api: TestClient, two_logs: tuple[int, int]) -> None:
     for incident_id in two_logs:
         result = _verify(api, incident_id)
@@ -77,38 +92,28 @@ def test_a_new_incident_verifies(api: TestClient) -> None:
 def test_an_edited_entry_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int], sql: str, number: int
 ) -> None:
-    tampered, untouched = two_logs
-    disable_append_only(db)
     if db.is_sqlite:
         sql = sql.replace("occurred_at - INTERVAL '1 hour'", "datetime(occurred_at, '-1 hour')")
-    raw(db, sql, i=tampered)
-    result = _verify(api, tampered)
-    assert result["ok"] is False
+    result = _caught(api, db, two_logs, sql)
     assert number in _problem_numbers(result), result
-    assert _verify(api, untouched)["ok"] is True
 
 
 def test_a_deleted_middle_entry_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
-    tampered, untouched = two_logs
-    disable_append_only(db)
-    raw(db, "DELETE FROM log_entry WHERE incident_id = :i AND number = 2", i=tampered)
-    result = _verify(api, tampered)
-    assert result["ok"] is False
+    result = _caught(
+        api, db, two_logs, "DELETE FROM log_entry WHERE incident_id = :i AND number = 2"
+    )
     assert 3 in _problem_numbers(result)  # #3 no longer follows #1
-    assert _verify(api, untouched)["ok"] is True
 
 
 def test_a_deleted_last_entry_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
-    tampered, _ = two_logs
-    disable_append_only(db)
-    raw(db, "DELETE FROM log_entry WHERE incident_id = :i AND number = 4", i=tampered)
-    result = _verify(api, tampered)
-    assert result["ok"] is False  # the incident row still knows where its log ended
-    assert result["head"]["number"] == 3
+    result = _caught(
+        api, db, two_logs, "DELETE FROM log_entry WHERE incident_id = :i AND number = 4"
+    )
+    assert result["head"]["number"] == 3  # the incident row still knows where its log ended
 
 
 def test_a_consistently_forged_entry_breaks_the_next_link(
@@ -174,46 +179,32 @@ def test_verify_is_read_only_and_repeatable(api: TestClient, two_logs: tuple[int
 def test_a_removed_tail_with_its_counters_set_back_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
-    tampered, untouched = two_logs
-    cut_the_tail(db, tampered)
-    result = _verify(api, tampered)
+    cut_the_tail(db, two_logs[0])
+    result = _caught(api, db, two_logs)
     assert result["head"]["number"] == 3  # a valid chain of three, and the counters agree …
-    assert result["ok"] is False  # … but the log.appended event of #4 is still there
-    assert 4 in _problem_numbers(result), result
-    assert _verify(api, untouched)["ok"] is True
+    assert 4 in _problem_numbers(result), result  # … but the log.appended event of #4 is there
 
 
 def test_a_removed_tail_with_its_event_is_caught_by_the_event_counter(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
-    tampered, _ = two_logs
-    cut_the_tail(db, tampered)
-    raw(db, "DELETE FROM event WHERE incident_id = :i AND seq = 5", i=tampered)
-    result = _verify(api, tampered)
-    assert result["ok"] is False
+    cut_the_tail(db, two_logs[0])
+    result = _caught(api, db, two_logs, "DELETE FROM event WHERE incident_id = :i AND seq = 5")
     assert any("the incident says 5" in p["problem"] for p in result["problems"]), result
 
 
 def test_an_event_with_another_hash_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
-    tampered, _ = two_logs
-    disable_append_only(db)
     forged = json.dumps({"number": 3, "classification": "internal", "hash": "f" * 64})
-    raw(db, "UPDATE event SET data = :d WHERE incident_id = :i AND seq = 4", d=forged, i=tampered)
-    result = _verify(api, tampered)
-    assert result["ok"] is False
-    assert 3 in _problem_numbers(result)
+    sql = "UPDATE event SET data = :d WHERE incident_id = :i AND seq = 4"
+    assert 3 in _problem_numbers(_caught(api, db, two_logs, sql, d=forged))
 
 
 def test_a_gap_in_the_events_is_caught(
     api: TestClient, db: Database, two_logs: tuple[int, int]
 ) -> None:
-    tampered, _ = two_logs
-    disable_append_only(db)
-    raw(db, "DELETE FROM event WHERE incident_id = :i AND seq = 1", i=tampered)
-    result = _verify(api, tampered)
-    assert result["ok"] is False
+    result = _caught(api, db, two_logs, "DELETE FROM event WHERE incident_id = :i AND seq = 1")
     assert any("events 1…1 are missing" in p["problem"] for p in result["problems"]), result
 
 
@@ -232,11 +223,12 @@ def test_events_written_before_the_hash_was_recorded_are_checked_by_number(
             s=event[0],
         )
     assert _verify(api, tampered)["ok"] is True
-    raw(db, "DELETE FROM log_entry WHERE incident_id = :i AND number = 4", i=tampered)
-    raw(
+    result = _caught(
+        api,
         db,
+        two_logs,
+        "DELETE FROM log_entry WHERE incident_id = :i AND number = 4",
         "UPDATE incident SET log_count = 3, log_head_hash ="
         " (SELECT hash FROM log_entry WHERE incident_id = :i AND number = 3) WHERE id = :i",
-        i=tampered,
     )
-    assert 4 in _problem_numbers(_verify(api, tampered))
+    assert 4 in _problem_numbers(result)

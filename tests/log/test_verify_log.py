@@ -27,8 +27,8 @@ from app.log import chain
 from app.main import create_app
 from tests import factories
 from tests.factories import Account
+from tests.log.offline import SCRIPT, verify_log
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify_log.py"
 TRICKY_TEXT = (
     'Melding fra Statsforvalteren: «vann» – ø æ å\u2028line two "quoted" \\ and\ttab\nnew line 🚒'
 )
@@ -42,20 +42,6 @@ class Export:
     head: str
     staff: str  # as an uncleared staff member sees it: #3 and #5 withheld
     cleared: str  # as a user with restricted clearance sees it
-
-
-def run(
-    *args: str, stdin: str | None = None, python: str = sys.executable
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [python, str(SCRIPT), *args],
-        input=stdin,
-        capture_output=True,
-        check=False,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-    )
 
 
 def parse(export: str) -> list[Entry]:
@@ -165,7 +151,7 @@ def test_exports_verify_for_cleared_and_uncleared_viewers(export: Export, tmp_pa
         path = tmp_path / f"{name}.jsonl"
         path.write_text(body, encoding="utf-8")
         for args in ([str(path)], [str(path), "--head", export.head]):
-            result = run(*args)
+            result = verify_log(*args)
             assert result.returncode == 0, result.stdout + result.stderr
             assert result.stdout.strip() == (
                 f"ok: incident {export.incident_id}, 8 entries ({withheld} withheld), "
@@ -174,7 +160,7 @@ def test_exports_verify_for_cleared_and_uncleared_viewers(export: Export, tmp_pa
 
 
 def test_reads_standard_input(sample: Export) -> None:
-    result = run("-", "--head", sample.head.upper(), stdin=sample.cleared)
+    result = verify_log("-", "--head", sample.head.upper(), stdin=sample.cleared)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -237,7 +223,7 @@ def test_tampering_is_reported_by_entry_number(sample: Export, tmp_path: Path, c
     view, tamper, expected = TAMPERS[case]
     path = tmp_path / "tampered.jsonl"
     path.write_text(dump(tamper(parse(getattr(sample, view)))), encoding="utf-8")
-    result = run(str(path))
+    result = verify_log(str(path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("FAILED")
     assert reported(result) == expected, result.stdout
@@ -246,8 +232,8 @@ def test_tampering_is_reported_by_entry_number(sample: Export, tmp_path: Path, c
 def test_truncation_is_caught_only_with_head(export: Export, tmp_path: Path) -> None:
     path = tmp_path / "truncated.jsonl"
     path.write_text(dump(_drop(8)(parse(export.staff))), encoding="utf-8")
-    assert run(str(path)).returncode == 0  # a clean prefix of a chain is still a chain
-    result = run(str(path), "--head", export.head)
+    assert verify_log(str(path)).returncode == 0  # a clean prefix of a chain is still a chain
+    result = verify_log(str(path), "--head", export.head)
     assert result.returncode == 1, result.stdout + result.stderr
     assert reported(result) == {7}
     assert export.head in result.stdout
@@ -268,26 +254,26 @@ def test_malformed_line_is_unreadable(
     lines[3] = line
     path = tmp_path / "malformed.jsonl"
     path.write_text("\n".join(lines), encoding="utf-8")
-    result = run(str(path))
+    result = verify_log(str(path))
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
 
 
 def test_unreadable_input(tmp_path: Path) -> None:
-    missing = run(str(tmp_path / "missing.jsonl"))
+    missing = verify_log(str(tmp_path / "missing.jsonl"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     binary = tmp_path / "binary.jsonl"
     binary.write_bytes(b'{"number": 1}\n\xff\xfe\n')
-    result = run(str(binary))
+    result = verify_log(str(binary))
     assert result.returncode == 2 and "line 2 is not valid UTF-8" in result.stderr
-    bad_head = run(str(binary), "--head", "abc")
+    bad_head = verify_log(str(binary), "--head", "abc")
     assert bad_head.returncode == 2 and "--head" in bad_head.stderr
 
 
 def test_empty_file_proves_nothing(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    result = run(str(path))
+    result = verify_log(str(path))
     assert result.returncode == 1 and "no entries" in result.stdout
 
 
@@ -361,11 +347,11 @@ def test_runs_on_python_3_9(sample: Export, tmp_path: Path) -> None:
         return
     path = tmp_path / "export.jsonl"
     path.write_text(sample.staff, encoding="utf-8")
-    result = run(str(path), "--head", sample.head, python=python)
+    result = verify_log(str(path), "--head", sample.head, python=python)
     assert result.returncode == 0, result.stdout + result.stderr
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_text(dump(_shift_time(3, "occurred_at")(parse(sample.staff))), encoding="utf-8")
-    assert reported(run(str(tampered), python=python)) == {3}
+    assert reported(verify_log(str(tampered), python=python)) == {3}
 
 
 def test_worked_example_in_the_docs_is_true(tmp_path: Path) -> None:
@@ -376,7 +362,7 @@ def test_worked_example_in_the_docs_is_true(tmp_path: Path) -> None:
     path = tmp_path / "example.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     head = json.loads(lines[1])["hash"]
-    result = run(str(path), "--head", head)
+    result = verify_log(str(path), "--head", head)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() in doc
 

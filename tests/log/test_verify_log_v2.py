@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from app.log import chain
 from tests.factories import Account
 from tests.helpers import bearer
-from tests.log.test_verify_log import dump, parse, reported, run
+from tests.log.offline import verify_log
+from tests.log.test_verify_log import dump, parse, reported
 
 
 def small_export(client: TestClient, staff: Account) -> list[dict[str, Any]]:
@@ -32,7 +33,7 @@ def small_export(client: TestClient, staff: Account) -> list[dict[str, Any]]:
 def check(tmp_path: Path, entries: list[dict[str, Any]]) -> tuple[int, str]:
     path = tmp_path / "log.jsonl"
     path.write_text(dump(entries), encoding="utf-8")
-    result = run(str(path))
+    result = verify_log(str(path))
     return result.returncode, result.stdout
 
 
@@ -47,7 +48,7 @@ def test_an_open_entry_marked_withheld_is_flagged(
     code, out = check(tmp_path, entries)
     assert code == 1
     assert "#2: withheld although its classification is open" in out
-    assert reported(run(str(tmp_path / "log.jsonl"))) == {2}
+    assert reported(verify_log(str(tmp_path / "log.jsonl"))) == {2}
 
 
 def test_salt_message_and_version_are_checked(
@@ -62,7 +63,7 @@ def test_salt_message_and_version_are_checked(
         copy[number - 1].update(changes)
         code, out = check(tmp_path, copy)
         assert code == 1, out
-        assert reported(run(str(tmp_path / "log.jsonl"))) == {number}, out
+        assert reported(verify_log(str(tmp_path / "log.jsonl"))) == {number}, out
         return out
 
     assert "salt must be" in broken(2, salt=None)
@@ -81,7 +82,7 @@ def test_the_version_2_worked_example_in_the_docs_is_true(tmp_path: Path) -> Non
     path = tmp_path / "example-v2.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     first, second = (json.loads(line) for line in lines)
-    result = run(str(path), "--head", second["hash"])
+    result = verify_log(str(path), "--head", second["hash"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() in doc
 

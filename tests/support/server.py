@@ -48,9 +48,14 @@ def samvirke_command() -> list[str]:
     ]
 
 
+def _own_env() -> dict[str, str]:
+    """Our environment minus any SAMVIRKE_* of the developer's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
+
+
 def server_env(database_url: str, data_dir: Path, base_url: str = "") -> dict[str, str]:
-    """The environment of a server or CLI run: ours, minus any SAMVIRKE_* of the developer."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
+    """The environment of a server run."""
+    env = _own_env()
     env.update(
         SAMVIRKE_DATABASE_URL=database_url,
         SAMVIRKE_DATA_DIR=str(data_dir),
@@ -64,14 +69,28 @@ def server_env(database_url: str, data_dir: Path, base_url: str = "") -> dict[st
 
 
 def run_cli(
-    *args: str, database_url: str, data_dir: Path, timeout: float = 60.0
+    *args: str,
+    cwd: Path,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    migration_url: str | None = None,
+    timeout: float = 120.0,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `samvirke ARGS…` against the database; never reads stdin, always bounded."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    """Run `samvirke ARGS…` with only these settings; never reads stdin, always bounded.
+
+    `cwd` should be an empty folder, so no stray .env or ./data of the developer's takes part.
+    """
+    env = _own_env()
+    settings = {
+        "SAMVIRKE_DATABASE_URL": database_url,
+        "SAMVIRKE_MIGRATION_DATABASE_URL": migration_url,
+        "SAMVIRKE_DATA_DIR": data_dir,
+    }
+    env.update({name: str(value) for name, value in settings.items() if value is not None})
     return subprocess.run(
         [*samvirke_command(), *args],
-        env=server_env(database_url, data_dir),
-        cwd=data_dir,  # so a developer's .env in the checkout is not read
+        env=env,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

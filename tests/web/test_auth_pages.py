@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from app.accounts import service as accounts
 from tests.factories import Account
@@ -97,37 +99,33 @@ def test_sign_out_everywhere_ends_every_session(client: TestClient, staff: Accou
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def _set_up(client: TestClient, secret: str, csrf: str, password: str, **kw: Any) -> Response:
+    """Send the set-up form that creates Kari Leder, the first administrator."""
+    return client.post(
+        "/setup",
+        data={
+            "token": secret,
+            "email": "chief@example.no",
+            "name": "Kari Leder",
+            "password": password,
+            "csrf_token": csrf,
+        },
+        **kw,
+    )
+
+
 def test_set_up_link_creates_the_first_administrator(app: FastAPI, client: TestClient) -> None:
     secret = accounts.setup_token(app.state.secret_key)
     form = client.get(f"/setup?token={secret}")
     assert form.status_code == 200
     token = csrf_of(form)
 
-    short = client.post(
-        "/setup",
-        data={
-            "token": secret,
-            "email": "chief@example.no",
-            "name": "Kari Leder",
-            "password": "short",
-            "csrf_token": token,
-        },
-    )
+    short = _set_up(client, secret, token, "short")
     assert short.status_code == 422
     assert "Password must have at least 10 characters." in text_of(short.text)
     assert 'value="chief@example.no"' in short.text  # what was typed stays
 
-    done = client.post(
-        "/setup",
-        data={
-            "token": secret,
-            "email": "chief@example.no",
-            "name": "Kari Leder",
-            "password": "a long enough password",
-            "csrf_token": token,
-        },
-        follow_redirects=False,
-    )
+    done = _set_up(client, secret, token, "a long enough password", follow_redirects=False)
     assert done.status_code == 303
     admin_page = client.get("/admin/users")
     assert admin_page.status_code == 200
@@ -141,17 +139,7 @@ def test_set_up_link_with_a_forged_token_is_refused(client: TestClient) -> None:
     assert page.status_code == 404
     assert "This set-up link is not valid" in text_of(page.text)
     assert 'type="password"' not in page.text  # no form that could only refuse what is typed
-    token = csrf_of(client.get("/login"))
-    response = client.post(
-        "/setup",
-        data={
-            "token": "forged",
-            "email": "x@example.no",
-            "name": "X",
-            "password": "a long enough password",
-            "csrf_token": token,
-        },
-    )
+    response = _set_up(client, "forged", csrf_of(client.get("/login")), "a long enough password")
     assert response.status_code == 404
     assert "This set-up link is not valid" in text_of(response.text)
 

@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.accounts import service as accounts
-from app.accounts.models import Role, UserCreate
 from app.db import Database
 from tests import factories
 from tests.factories import Account
@@ -143,14 +142,7 @@ def test_a_form_over_the_size_limit_is_413(client: TestClient, staff: Account) -
 
 
 def _invite(db: Database, admin: Account) -> str:
-    with db.write_session() as session:
-        _, raw = accounts.invite_user(
-            session,
-            actor=admin.user,
-            data=UserCreate(email="ola@example.no", name="Ola", role=Role.staff),
-            days=7,
-        )
-    return raw
+    return factories.invite(db, admin, email="ola@example.no", name="Ola")
 
 
 ACCEPTORS = 6

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from app.db import Database
 from tests import factories
 from tests.factories import Account
+from tests.helpers import all_entries, bearer
 from tests.web.helpers import csrf_of, entry_ids, htmx, sign_in, text_of
 
 
-def _api_log(client: TestClient, account: Account, incident_id: int) -> list[dict[str, object]]:
-    response = client.get(
-        f"/api/v1/incidents/{incident_id}/log", headers={"Authorization": f"Bearer {account.token}"}
+def _close(client: TestClient, incident_id: int | None, token: str, **kw: Any) -> Response:
+    """Send the confirmed closing form of the incident page."""
+    return client.post(
+        f"/incidents/{incident_id}/phase",
+        data={"phase": "closed", "confirm": "yes", "csrf_token": token},
+        **kw,
     )
-    assert response.status_code == 200
-    items: list[dict[str, object]] = response.json()["items"]
-    return items
 
 
 def test_open_an_incident_through_the_form(client: TestClient, staff: Account) -> None:
@@ -92,10 +95,7 @@ def test_open_incidents_are_listed_before_closed_ones(
     closed = factories.incident(db, staff, title="Old flood")
     factories.incident(db, staff, title="Current storm")
     token = sign_in(client, staff)
-    client.post(
-        f"/incidents/{closed.id}/phase",
-        data={"phase": "closed", "confirm": "yes", "csrf_token": token},
-    )
+    _close(client, closed.id, token)
     listing = text_of(client.get("/").text)
     assert listing.index("Open incidents") < listing.index("Current storm")
     assert (
@@ -116,7 +116,7 @@ def test_changing_the_level_logs_a_system_entry(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    log = _api_log(client, staff, incident.id or 0)
+    log = all_entries(client, incident.id or 0, bearer(staff.token))
     assert [e["system"] for e in log] == [True, True]
     assert "(Siri Staff)" in str(log[-1]["text"])
     page = client.get(f"/incidents/{incident.id}").text
@@ -155,13 +155,10 @@ def test_closing_asks_first_without_javascript(
     )
     assert asked.status_code == 200
     assert "Close “Heatwave”?" in text_of(asked.text)
-    assert len(_api_log(client, staff, incident.id or 0)) == 1  # nothing changed yet
+    entries = all_entries(client, incident.id or 0, bearer(staff.token))
+    assert len(entries) == 1  # nothing changed yet
 
-    closed = client.post(
-        f"/incidents/{incident.id}/phase",
-        data={"phase": "closed", "confirm": "yes", "csrf_token": token},
-        follow_redirects=False,
-    )
+    closed = _close(client, incident.id, token, follow_redirects=False)
     assert closed.status_code == 303
     page = client.get(f"/incidents/{incident.id}").text
     assert "This incident is closed." in text_of(page)
@@ -175,11 +172,7 @@ def test_closing_with_htmx_reloads_the_page(
 ) -> None:
     incident = factories.incident(db, staff)
     token = sign_in(client, staff)
-    response = client.post(
-        f"/incidents/{incident.id}/phase",
-        data={"phase": "closed", "confirm": "yes", "csrf_token": token},
-        headers=htmx("close-form"),
-    )
+    response = _close(client, incident.id, token, headers=htmx("close-form"))
     assert response.headers["HX-Refresh"] == "true"
 
 
@@ -188,10 +181,7 @@ def test_a_closed_incident_refuses_changes_clearly(
 ) -> None:
     incident = factories.incident(db, staff)
     token = sign_in(client, staff)
-    client.post(
-        f"/incidents/{incident.id}/phase",
-        data={"phase": "closed", "confirm": "yes", "csrf_token": token},
-    )
+    _close(client, incident.id, token)
     response = client.post(
         f"/incidents/{incident.id}/level",
         data={"level": "red", "csrf_token": token},

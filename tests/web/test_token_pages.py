@@ -7,6 +7,7 @@ import re
 from fastapi.testclient import TestClient
 
 from app.accounts import tokens
+from app.accounts.models import ApiTokenPublic
 from app.db import Database
 from tests.factories import Account
 from tests.helpers import bearer
@@ -17,6 +18,12 @@ def secret_on(html: str) -> str:
     found = re.search(r'id="new-token-secret" type="text" readonly value="([^"]+)"', html)
     assert found, "the page shows no new token"
     return found.group(1)
+
+
+def tokens_of(db: Database, account: Account) -> list[ApiTokenPublic]:
+    """The account's tokens as the token pages list them, newest first."""
+    with db.read_session() as session:
+        return tokens.list_api_tokens(session, user_id=account.user.id)
 
 
 def test_a_user_makes_sees_and_revokes_their_own_tokens(
@@ -37,8 +44,7 @@ def test_a_user_makes_sees_and_revokes_their_own_tokens(
     secret = secret_on(made.text)
     assert client.get("/api/v1/incidents", headers=bearer(secret)).status_code == 200
     assert secret not in client.get("/tokens").text  # shown once
-    with db.read_session() as session:
-        [mine] = [t for t in tokens.list_api_tokens(session) if t.name == "Skjerm i stabsrommet"]
+    [mine] = [t for t in tokens_of(db, staff) if t.name == "Skjerm i stabsrommet"]
     assert mine.expires_at is not None and mine.user_id == staff.user.id
 
     revoked = client.post(f"/tokens/{mine.id}/revoke", data={"csrf_token": csrf}, headers=HTMX)
@@ -48,8 +54,7 @@ def test_a_user_makes_sees_and_revokes_their_own_tokens(
     assert client.get("/api/v1/incidents", headers=bearer(secret)).status_code == 401
 
     # Not someone else's: an administrator's token is, to staff, not there.
-    with db.read_session() as session:
-        [anne] = tokens.list_api_tokens(session, user_id=admin.user.id)
+    [anne] = tokens_of(db, admin)
     refused = client.post(f"/tokens/{anne.id}/revoke", data={"csrf_token": csrf})
     assert refused.status_code == 404
     assert client.get("/api/v1/incidents", headers=bearer(admin.token)).status_code == 200
@@ -71,8 +76,7 @@ def test_an_administrator_sees_and_revokes_everyones_tokens(
     page = client.get("/admin/tokens")
     assert page.status_code == 200
     assert staff.email in text_of(page.text) and admin.email in text_of(page.text)
-    with db.read_session() as session:
-        [siri] = tokens.list_api_tokens(session, user_id=staff.user.id)
+    [siri] = tokens_of(db, staff)
     revoked = client.post(
         f"/tokens/{siri.id}/revoke", data={"csrf_token": csrf, "everyone": "1"},
         follow_redirects=False,
@@ -81,6 +85,5 @@ def test_an_administrator_sees_and_revokes_everyones_tokens(
     assert client.get("/api/v1/incidents", headers=bearer(staff.token)).status_code == 401
     assert "Revoked" in text_of(client.get("/admin/tokens").text)
     # Without CSRF nothing happens.
-    with db.read_session() as session:
-        [anne] = tokens.list_api_tokens(session, user_id=admin.user.id)
+    [anne] = tokens_of(db, admin)
     assert client.post(f"/tokens/{anne.id}/revoke", data={}).status_code == 403

@@ -9,8 +9,8 @@ from app.db import Database
 from app.incidents import service as incidents
 from app.incidents.models import IncidentChange
 from tests import factories
-from tests.cli.test_cli import samvirke
 from tests.helpers import disable_append_only, raw
+from tests.support.server import run_cli as samvirke
 
 
 def _unsigned_logs(database_url: str) -> tuple[int, int]:

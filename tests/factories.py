@@ -33,36 +33,33 @@ def account(
     restricted: bool = False,
     password: str = PASSWORD,
 ) -> Account:
-    with db.write_session() as session:
-        user = accounts.create_user(
-            session,
-            data=UserCreate(email=email, name=name, role=Role(role), restricted=restricted),
-            password=password,
-        )
-    with db.write_session() as session:
-        token = tokens.create_api_token(session, user=user, name="tests")
+    user = accounts.create_user(
+        db,
+        data=UserCreate(email=email, name=name, role=Role(role), restricted=restricted),
+        password=password,
+    )
+    token = tokens.create_api_token(db, user=user, name="tests")
     return Account(user=user, token=token, email=email, password=password)
 
 
 def incident(
     db: Database, actor: Account, *, title: str = "Storm Ingunn", **fields: object
 ) -> Incident:
-    with db.write_session() as session:
-        return incidents.open_incident(
-            session,
-            actor=actor.user,
-            data=IncidentCreate(title=title, **fields),  # type: ignore[arg-type]
-        )
+    return incidents.open_incident(
+        db,
+        actor=actor.user,
+        data=IncidentCreate(title=title, **fields),  # type: ignore[arg-type]
+    )
 
 
 def entry(db: Database, actor: Account, incident_obj: Incident, **fields: object) -> LogEntryPublic:
     fields.setdefault("kind", "information")
     fields.setdefault("text", "Power is out in the north of the municipality.")
-    with db.write_session() as session:
+    with db.read_session() as session:
         current = incidents.get_incident(session, incident_obj.id or 0)
-        return log_service.append_entry(
-            session,
-            actor=actor.user,
-            incident=current,
-            data=LogEntryCreate(**fields),  # type: ignore[arg-type]
-        )
+    return log_service.append_entry(
+        db,
+        actor=actor.user,
+        incident=current,
+        data=LogEntryCreate(**fields),  # type: ignore[arg-type]
+    )

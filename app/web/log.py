@@ -18,20 +18,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from app import i18n
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.config import Settings
-from app.db import Database, utcnow
-from app.deps import DbSession
-from app.errors import DomainError
+from app.db import utcnow
+from app.deps import Db, DbSession
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 from app.log import service as log_service
 from app.log.models import REQUEST_KEY_PATTERN, EntryKind, LogEntryCreate, LogEntryPublic
 from app.web.deps import Csrf, PageIncident, PageUser
 from app.web.errors import error_response
-from app.web.forms import FormInvalid, parse_form
+from app.web.forms import Refusal, parse_form, submit
 from app.web.render import is_htmx, language_of, render
 
 router = APIRouter()
@@ -103,18 +101,6 @@ def page_context(
     }
 
 
-def answer_context(request: Request, user: User, incident: Incident, **view: Any) -> dict[str, Any]:
-    """`page_context` for the answer to a write, read in a read session of its own.
-
-    The request's session is a write session: on SQLite its next transaction would take the
-    write lock again and hold it while the page is read and rendered, and every other writer
-    (each log append over the API too) would wait for that.
-    """
-    db: Database = request.app.state.db
-    with db.read_session() as reading:
-        return page_context(reading, user, incident, lang=language_of(request, user), **view)
-
-
 def render_blocks(
     request: Request, context: dict[str, Any], user: User, main: str, *oob: str
 ) -> Response:
@@ -142,6 +128,7 @@ def local_datetime(value: str, zone: ZoneInfo) -> datetime | str:
 @router.post("/incidents/{incident_id}/log", dependencies=[Csrf])
 def log_entry(
     request: Request,
+    db: Db,
     session: DbSession,
     user: PageUser,
     incident: PageIncident,
@@ -154,7 +141,6 @@ def log_entry(
     request_key: Annotated[str | None, Form(pattern=REQUEST_KEY_PATTERN)] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
-    lang = language_of(request, user)
     form = {
         "text": text,
         "kind": kind,
@@ -165,55 +151,51 @@ def log_entry(
     fields = {**form, "occurred_at": local_datetime(occurred_at.strip(), settings.zone)}
     if request_key:
         form["request_key"] = request_key  # kept if refused: nothing was logged with it
-    try:
-        data = parse_form(LogEntryCreate, fields, lang)
-        log_service.append_entry(
-            session, actor=user, incident=incident, data=data, request_key=request_key
-        )
-    except FormInvalid as exc:
-        return _refused(request, session, user, incident, form, view_kind, 422, exc.messages)
-    except DomainError as exc:
-        message = i18n.gettext(lang, exc.message, **exc.params)
-        if exc.field == "request_key":
+
+    def logged(_: LogEntryPublic) -> Response:
+        if is_htmx(request):
+            lang = language_of(request, user)
+            context = page_context(session, user, incident, lang=lang)
+            response = render_blocks(
+                request, context, user, "log_entries", "log_filter", "log_more"
+            )
+            if urlsplit(request.headers.get("hx-current-url", "")).query:
+                response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
+            return response
+        target = f"/incidents/{incident.id}"
+        kind_filter = parse_kind(view_kind)
+        return RedirectResponse(target + (f"?kind={kind_filter.value}" if kind_filter else ""), 303)
+
+    def refused(refusal: Refusal) -> Response:
+        if is_htmx(request):
+            return error_response(request, refusal.status, refusal.messages)
+        if "request_key" in refusal.errors:
             form.pop("request_key", None)  # used already: the next send is a new request
-        return _refused(
-            request,
+        context = page_context(
             session,
             user,
             incident,
-            form,
-            view_kind,
-            exc.status,
-            {exc.field or "form": message},
+            lang=language_of(request, user),
+            kind=parse_kind(view_kind),
+            form=form,
+            errors=refusal.errors,
         )
-    if is_htmx(request):
-        context = answer_context(request, user, incident)
-        response = render_blocks(request, context, user, "log_entries", "log_filter", "log_more")
-        if urlsplit(request.headers.get("hx-current-url", "")).query:
-            response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
-        return response
-    target = f"/incidents/{incident.id}"
-    kind_filter = parse_kind(view_kind)
-    return RedirectResponse(target + (f"?kind={kind_filter.value}" if kind_filter else ""), 303)
+        return render(request, PAGE_TEMPLATE, context, user=user, status_code=refusal.status)
 
-
-def _refused(
-    request: Request,
-    session: Session,
-    user: User,
-    incident: Incident,
-    form: dict[str, str],
-    view_kind: str,
-    status: int,
-    messages: dict[str, str],
-) -> Response:
-    if is_htmx(request):
-        return error_response(request, status, list(messages.values()))
-    session.rollback()  # a refused write leaves nothing behind, and holds no lock
-    context = answer_context(
-        request, user, incident, kind=parse_kind(view_kind), form=form, errors=messages
+    return submit(
+        request,
+        user,
+        lambda lang: log_service.append_entry(
+            db,
+            actor=user,
+            incident=incident,
+            data=parse_form(LogEntryCreate, fields, lang),
+            request_key=request_key,
+        ),
+        done=logged,
+        refused=refused,
+        shows=True,
     )
-    return render(request, PAGE_TEMPLATE, context, user=user, status_code=status)
 
 
 @router.get("/incidents/{incident_id}/print")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.actions import transaction
 from app.db import Database
 from app.incidents.service import get_incident
 from app.log.models import Classification, EntryKind
@@ -420,19 +421,18 @@ def test_export_is_json_lines_of_the_entries(api: TestClient, incident_id: int) 
 def test_export_of_many_entries_is_complete(api: TestClient, db: Database, staff: Account) -> None:
     # More than one export batch (500) and more than one page (100), written through the service.
     incident = factories.incident(db, staff)
-    with db.write_session() as session:  # one transaction: 510 durable commits would be slow
-        current = get_incident(session, incident.id or 0)
-        lock_incident(session, current)
+    with transaction(db) as tx:  # one transaction: 510 durable commits would be slow
+        current = get_incident(tx.session, incident.id or 0)
+        lock_incident(tx.session, current)
         for n in range(510):
             write_entry(
-                session,
+                tx,
                 incident=current,
                 kind=EntryKind.information,
                 text=f"Line {n}",
                 classification=Classification.internal,
                 author=staff.user,
             )
-        session.commit()
     export = api.get(f"/api/v1/incidents/{incident.id}/log/export").text
     lines = [json.loads(line) for line in export.splitlines()]
     # The entries, then a signed checkpoint for every 50 (docs/log-chain.md).

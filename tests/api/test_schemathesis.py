@@ -49,13 +49,9 @@ def _seed(db: Database, staff: Account) -> None:
         factories.entry(db, staff, incident, kind="decision", text="Evacuate.")
         factories.entry(db, staff, incident, text="Evacuate Nordbyen only.", corrects=2)
     closed = factories.incident(db, staff, title="Over")
-    with db.write_session() as session:
-        incidents.change_incident(
-            session,
-            actor=staff.user,
-            incident=incidents.get_incident(session, closed.id or 0),
-            change=IncidentChange(phase=Phase.closed),
-        )
+    incidents.change_incident(
+        db, actor=staff.user, incident=closed, change=IncidentChange(phase=Phase.closed)
+    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

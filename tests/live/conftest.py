@@ -23,6 +23,7 @@ from starlette.testclient import WebSocketTestSession
 from app.accounts import service as accounts
 from app.accounts import tokens
 from app.accounts.models import Role, UserCreate
+from app.actions import transaction
 from app.db import Database
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentCreate
@@ -34,12 +35,10 @@ TIMEOUT = 10.0  # the longest any single wait may take before the test fails
 
 
 def token_account(db: Database, *, name: str, email: str, restricted: bool = False) -> Account:
-    with db.write_session() as session:
-        user = accounts.create_user(
-            session, data=UserCreate(email=email, name=name, role=Role.staff, restricted=restricted)
-        )
-    with db.write_session() as session:
-        token = tokens.create_api_token(session, user=user, name="live tests")
+    user = accounts.create_user(
+        db, data=UserCreate(email=email, name=name, role=Role.staff, restricted=restricted)
+    )
+    token = tokens.create_api_token(db, user=user, name="live tests")
     return Account(user=user, token=token, email=email, password="")
 
 
@@ -58,10 +57,9 @@ def cleared(db: Database) -> Account:
 @pytest.fixture
 def incident(db: Database, cleared: Account) -> Incident:
     """An open incident: seq 1 is `incident.opened`, seq 2 its system entry."""
-    with db.write_session() as session:
-        return incidents.open_incident(
-            session, actor=cleared.user, data=IncidentCreate(title="Storm Ingunn")
-        )
+    return incidents.open_incident(
+        db, actor=cleared.user, data=IncidentCreate(title="Storm Ingunn")
+    )
 
 
 def bulk_entries(
@@ -77,21 +75,20 @@ def bulk_entries(
 
     The same chain and event rows as `count` appends, without `count` durable commits.
     """
-    with db.write_session() as session:
-        current = session.get(Incident, incident.id)
+    with transaction(db) as tx:
+        current = tx.session.get(Incident, incident.id)
         assert current is not None
-        lock_incident(session, current)
+        lock_incident(tx.session, current)
         for n in range(count):
             write_entry(
-                session,
+                tx,
                 incident=current,
                 kind=EntryKind.information,
                 text=text.format(n=n),
                 classification=classification,
                 author=actor.user,
             )
-        session.commit()
-        return current.event_seq
+    return current.event_seq
 
 
 def head_seq(db: Database, incident: Incident) -> int:

@@ -300,8 +300,7 @@ def test_each_event_is_rendered_once_per_audience_and_language(
     monkeypatch.setattr(live_pages, "incident_message", counting)
     second = factories.account(db, name="Sara Staff", email="sara@example.no")
     english = factories.account(db, name="Emma English", email="emma@example.no")
-    with db.write_session() as session:
-        accounts.set_language(session, user=english.user, language="en")
+    accounts.set_language(db, user=english.user, language="en")
     head = head_seq(db, incident)
     sessions = [session_of(client, a) for a in (reader, second, trusted, english)]
     with (

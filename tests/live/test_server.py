@@ -58,10 +58,9 @@ def setup_incident(database_url: str) -> tuple[str, int, int]:
     db = Database(database_url)
     try:
         account = token_account(db, name="Siri Staff", email="siri@example.no")
-        with db.write_session() as session:
-            incident = incidents.open_incident(
-                session, actor=account.user, data=IncidentCreate(title="Flom i Gudbrandsdalen")
-            )
+        incident = incidents.open_incident(
+            db, actor=account.user, data=IncidentCreate(title="Flom i Gudbrandsdalen")
+        )
         assert incident.id is not None
         return account.token, incident.id, incident.event_seq
     finally:

@@ -143,13 +143,12 @@ def test_a_form_over_the_size_limit_is_413(client: TestClient, staff: Account) -
 
 
 def _invite(db: Database, admin: Account) -> str:
-    with db.write_session() as session:
-        _, raw = accounts.invite_user(
-            session,
-            actor=admin.user,
-            data=UserCreate(email="ola@example.no", name="Ola", role=Role.staff),
-            days=7,
-        )
+    _, raw = accounts.invite_user(
+        db,
+        actor=admin.user,
+        data=UserCreate(email="ola@example.no", name="Ola", role=Role.staff),
+        days=7,
+    )
     return raw
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from app.accounts import recovery, tokens
 from app.accounts import service as accounts
-from app.accounts.models import Role, UserCreate
+from app.accounts.models import PASSWORD_MIN, Role, User, UserCreate
 from app.config import get_settings
 from app.db import Database, normalise_url, utcnow
 from app.errors import DomainError
@@ -56,6 +56,15 @@ def _database(*, key: Literal["none", "existing", "make"] = "none") -> Database:
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def _user(db: Database, email: str) -> User:
+    """The user with this e-mail address, or the command fails saying there is none."""
+    with db.read_session() as session:
+        user = accounts.get_user_by_email(session, email)
+    if user is None:
+        raise _fail(f"no user with the e-mail {email}")
+    return user
 
 
 @cli.command()
@@ -129,14 +138,12 @@ def users_create(
         data = UserCreate(email=email, name=name, role=role, restricted=restricted)
     except ValidationError as exc:
         raise _fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from exc
-    if password is not None and len(password) < 10:
-        raise _fail("the password must have at least 10 characters")
-    db = _database()
-    with db.write_session() as session:
-        try:
-            user = accounts.create_user(session, data=data, password=password)
-        except DomainError as exc:
-            raise _fail(str(exc)) from exc
+    if password is not None and len(password) < PASSWORD_MIN:
+        raise _fail(f"the password must have at least {PASSWORD_MIN} characters")
+    try:
+        user = accounts.create_user(_database(), data=data, password=password)
+    except DomainError as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(f"created {user.role} {user.email} (id {user.id})")
 
 
@@ -158,20 +165,17 @@ def users_reset_password(
     """Make a single-use password reset link; it is printed once, alone on the last line."""
     settings = get_settings()
     db = _database()
-    with db.write_session() as session:
-        user = accounts.get_user_by_email(session, email)
-        if user is None:
-            raise _fail(f"no user with the e-mail {email}")
-        assert user.id is not None
-        reset, user, secret = recovery.issue_password_reset(
-            session, actor=None, user_id=user.id, hours=settings.password_reset_hours
-        )
+    user = _user(db, email)
+    assert user.id is not None
+    reset, user, secret = recovery.issue_password_reset(
+        db, actor=None, user_id=user.id, hours=settings.password_reset_hours
+    )
     typer.echo(
         f"Password reset link for {user.email}, valid until {reset.expires_at:%Y-%m-%d %H:%M} UTC "
         "(shown once; using it signs the user out everywhere else):",
         err=True,
     )
-    typer.echo(f"{settings.base_url.rstrip('/')}/reset/{secret}")
+    typer.echo(settings.link(f"/reset/{secret}"))
 
 
 @tokens_cli.command("create")
@@ -186,11 +190,8 @@ def tokens_create(
     """Create an API token; it is printed once, alone on the last line."""
     expires = None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days)
     db = _database()
-    with db.write_session() as session:
-        user = accounts.get_user_by_email(session, email)
-        if user is None:
-            raise _fail(f"no user with the e-mail {email}")
-        raw = tokens.create_api_token(session, user=user, name=name, expires_at=expires)
+    user = _user(db, email)
+    raw = tokens.create_api_token(db, user=user, name=name, expires_at=expires)
     until = f", expires {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
     typer.echo(f"API token for {user.email}{until} (shown once, keep it safe):", err=True)
     typer.echo(raw)
@@ -206,13 +207,8 @@ def tokens_list(
 ) -> None:
     """List API tokens, newest first: id, user, name, state, created, last used, expires (UTC)."""
     db = _database()
+    user_id = None if email is None else _user(db, email).id
     with db.read_session() as session:
-        user_id = None
-        if email is not None:
-            user = accounts.get_user_by_email(session, email)
-            if user is None:
-                raise _fail(f"no user with the e-mail {email}")
-            user_id = user.id
         listed = tokens.list_api_tokens(session, user_id=user_id)
     typer.echo("id\tuser\tname\tstate\tcreated\tlast used\texpires")
     for t in listed:
@@ -225,12 +221,10 @@ def tokens_revoke(
     token_id: Annotated[int, typer.Argument(help="The token's id (see `tokens list`).")],
 ) -> None:
     """Revoke an API token at once: requests with it get 401, its open sockets close."""
-    db = _database()
-    with db.write_session() as session:
-        try:
-            token = tokens.revoke_api_token(session, actor=None, token_id=token_id)
-        except DomainError as exc:
-            raise _fail(str(exc)) from exc
+    try:
+        token = tokens.revoke_api_token(_database(), actor=None, token_id=token_id)
+    except DomainError as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(f"revoked token {token.id} ({token.name}) of {token.user_email}")
 
 
@@ -266,7 +260,7 @@ def verify(
     with db.read_session() as session:
         for incident_id in ids:
             item = incidents.get_incident(session, incident_id)
-            result = log_verify.verify_chain(session, incident=item)
+            result = log_verify.verify_chain(session, incident=item, signer=db.signer)
             head = f"#{result.head.number} {result.head.hash}" if result.head else "empty"
             typer.echo(
                 f"incident {item.id}: {'ok' if result.ok else 'BROKEN'} ({result.checked} entries, head {head})"
@@ -279,8 +273,7 @@ def verify(
 
 
 def _seal(db: Database, incident_id: int) -> None:
-    with db.write_session() as session:
-        sealed = log_verify.seal_unsigned(session, incident_id=incident_id)
+    sealed = log_verify.seal_unsigned(db, incident_id=incident_id)
     if sealed.checkpoint is not None:
         typer.echo(
             f"incident {incident_id}: sealed, head #{sealed.checkpoint.number} signed "

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.db import WRITE_WAIT
 from app.log.signing import Signer, find_signer, load_signer
 
 Language = Literal["nb", "en"]
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     # How long an administrator's password reset link works.
     password_reset_hours: int = Field(default=24, ge=1, le=168)
     # How long a write may wait for its turn before the writer is told (503) to look and retry.
-    write_wait: float = Field(default=30.0, gt=0, le=600)
+    write_wait: float = Field(default=WRITE_WAIT, gt=0, le=600)
     # The Ed25519 key that signs the logs' checkpoints (PEM, PKCS#8, unencrypted); unset: one
     # generated once into the data folder (docs/security/checkpoints.md).
     signing_key_file: Path | None = None
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+    def link(self, path: str) -> str:
+        """The public address of `path` ("/reset/…"), for links shown or printed to people."""
+        return self.base_url.rstrip("/") + path
 
     @property
     def zone(self) -> ZoneInfo:

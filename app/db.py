@@ -11,6 +11,9 @@ stays warm; SQLite's own lock still guards against other processes (the CLI). Re
 transactions start with a plain `BEGIN` and never wait. On PostgreSQL the services lock the
 incident row (`SELECT … FOR UPDATE`), which serialises the appends of one incident and nothing
 else, and reads run in REPEATABLE READ so that each read sees one snapshot.
+
+Anyone may open a read session, and it refuses to write (`ReadOnly`); a write session is
+opened by an action alone (`app.actions.transaction`), for its use case and nothing else.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, event, exc, make_url
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -243,29 +247,38 @@ def _sqlite_engine(url: str, *, writer: bool, wait: float) -> Engine:
     return engine
 
 
+class ReadOnly(RuntimeError):
+    """A write in a read session: writes belong in an action (app/actions.py)."""
+
+
+class _ReadSession(Session):
+    """A session that refuses to write (see the listeners below), so that no route, page or
+    live push writes beside the actions, outside the write lane and its lock."""
+
+
 class Database:
-    """The engine plus the two kinds of session the app uses: read and write."""
+    """The engine plus the two kinds of session the app uses: read (anyone) and write (actions)."""
 
     def __init__(
         self,
         url: str,
         *,
         language: str = "nb",
-        write_wait: float | None = None,
+        write_wait: float = WRITE_WAIT,
         signer: Signer | None = None,
     ) -> None:
         self.url = normalise_url(url)
-        # The key that signs the logs' checkpoints (app/log/checkpoints.py); None signs nothing.
-        self.signer = signer
-        wait = WRITE_WAIT if write_wait is None else write_wait
-        self.is_sqlite = self.url.startswith("sqlite")
+        # What every action is lent (app/actions.py): the instance's language, and the key that
+        # signs the logs' checkpoints (app/log/checkpoints.py; None signs nothing).
         self.language = language
+        self.signer = signer
+        self.is_sqlite = self.url.startswith("sqlite")
         # None: as many as the thread pool allows (PostgreSQL locks one incident at a time).
         self.writers_at_once: int | None = SQLITE_WRITERS_AT_ONCE if self.is_sqlite else None
         if self.is_sqlite:
             create_sqlite_file(self.url)
-            self.engine = _sqlite_engine(self.url, writer=False, wait=wait)
-            self._write_engine = _sqlite_engine(self.url, writer=True, wait=wait)
+            self.engine = _sqlite_engine(self.url, writer=False, wait=write_wait)
+            self._write_engine = _sqlite_engine(self.url, writer=True, wait=write_wait)
         else:
             # A row lock held past the wait (a stuck transaction) fails the write, as the
             # write lane's wait does on SQLite, rather than leaving its writer hanging.
@@ -274,7 +287,7 @@ class Database:
                 pool_size=20,
                 max_overflow=20,
                 pool_pre_ping=True,
-                connect_args={"options": f"-c lock_timeout={int(wait * 1000)}"},
+                connect_args={"options": f"-c lock_timeout={int(write_wait * 1000)}"},
             )
             self._write_engine = self.engine
         # A read sees one snapshot (SQLite's deferred BEGIN does this already), so a page's
@@ -292,29 +305,37 @@ class Database:
             else self._read_engine
         )
 
-    def session(self, *, write: bool, snapshot: bool = True) -> Session:
-        """A write session, a read session, or (`snapshot=False`) a read session for lookups
-        whose statements need not see one snapshot together."""
-        engine: Engine = self._write_engine
-        if not write:
-            engine = self._read_engine if snapshot else self._lookup_engine
-        session = Session(engine, expire_on_commit=False)
-        session.info["language"] = self.language
+    def _session(self, engine: Engine, kind: type[Session]) -> Session:
+        session = kind(engine, expire_on_commit=False)
         session.info["database"] = self  # where app/bus.py hands out the commit's notices
-        session.info["signer"] = self.signer
         return session
 
     @contextmanager
-    def write_session(self) -> Iterator[Session]:
-        with self.session(write=True) as session:
+    def read_session(self, *, snapshot: bool = True) -> Iterator[Session]:
+        """A read session (it refuses to write: `ReadOnly`); with `snapshot=False`, for lookups
+        whose statements need not see one snapshot together."""
+        engine = self._read_engine if snapshot else self._lookup_engine
+        with self._session(engine, _ReadSession) as session:
             yield session
 
     @contextmanager
-    def read_session(self, *, snapshot: bool = True) -> Iterator[Session]:
-        with self.session(write=False, snapshot=snapshot) as session:
+    def _write_session(self) -> Iterator[Session]:
+        """A write session. Only `app.actions.transaction` opens one: an action's own."""
+        with self._session(self._write_engine, Session) as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
         if self._write_engine is not self.engine:
             self._write_engine.dispose()
+
+
+@event.listens_for(_ReadSession, "before_flush")
+def _refuse_flush(session: Session, _context: object, _instances: object) -> None:
+    raise ReadOnly("This session only reads: write in an action (app/actions.py).")
+
+
+@event.listens_for(_ReadSession, "do_orm_execute")
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnly("This session only reads: write in an action (app/actions.py).")

@@ -1,15 +1,15 @@
-"""Request dependencies: the database session, the current user and the current incident.
+"""Request dependencies: the database, a read session, the current user and the incident.
 
-Requests that may write (anything but GET/HEAD/OPTIONS) get a write session, which on SQLite
-takes the write lock when its transaction begins; reads get a read session that never waits.
-What dependencies look up for a writing request is read beside it (`look_up`), so that the
-write transaction begins inside the use case.
+Every request gets a read session (`DbSession`), whatever its method: it never waits, and it
+refuses to write. A route writes by calling one service action with the `Database` (`Db`);
+the action opens, owns and commits its write transaction (app/actions.py), so the write lock is
+taken there and held for the use case alone, never across the hops between dependencies.
 
-The hot write path, a log append, does not use the request's session: in one thread-pool call
-(bounded by `write_limiter`) it reads the caller and the incident in a short read session
-(`token_user_and_incident`), then runs the whole write transaction inside the service. So the
-write lock is taken only there and held for that transaction alone, never across the hops
-between dependencies.
+The shape of every writing route: the caller and the incident are looked up first, in a short
+read of their own (`look_up`); the action writes; the answer is read afterwards in the
+request's session, whose first statement, and so its snapshot, comes after the commit. The hot
+write path, a log append, does the same in one thread-pool call (bounded by `write_limiter`)
+after reading the caller and the incident together (`token_user_and_incident`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from app.i18n import N_, negotiate
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 
-SESSION_COOKIE = "samvirke_session"
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -44,14 +43,10 @@ async def get_db(request: Request) -> Database:
     return db
 
 
-def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def get_session(request: Request) -> Iterator[Session]:
+    """The request's read session. Writes go through an action (app/actions.py)."""
     db: Database = request.app.state.db
-    with db.session(write=request.method not in _READ_METHODS) as session:
+    with db.read_session() as session:
         yield session
 
 
@@ -65,9 +60,9 @@ def look_up(request: Request, session: Session, read: Callable[[Session], T]) ->
 
     A reading request reads it in its own session (one snapshot with the rest of the page). A
     writing request reads it in a short read session beside it, which leaves the objects
-    detached: so the write session's first statement, and with it the write lock on SQLite,
-    is the use case's own, not a look-up's that then holds the lock across every dependency.
-    A service locks and reloads the incident inside its own transaction (`lock_incident`).
+    detached: so the request's own session first reads after the action, and sees what it
+    wrote. An action locks and reloads the incident inside its own transaction
+    (`lock_incident`), so nothing read here is trusted for the write.
     """
     if request.method in _READ_METHODS:
         return read(session)
@@ -99,7 +94,6 @@ async def write_limiter(request: Request, db: Db) -> CapacityLimiter | None:
 
 
 WriteLimiter = Annotated[CapacityLimiter | None, Depends(write_limiter)]
-AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `samvirke tokens create`.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -183,9 +177,9 @@ def token_user_and_incident(
     in a short read session of their own.
 
     Not a dependency: a blocking call for an endpoint that does all its blocking work in one
-    thread-pool call, and then writes in a session of its own. Both objects are detached when
-    this returns; a service locks and reloads the incident inside its own transaction
-    (`lock_incident`), so nothing read here is trusted for the write.
+    thread-pool call, and then calls its action. Both objects are detached when this returns;
+    the action locks and reloads the incident inside its own transaction (`lock_incident`),
+    so nothing read here is trusted for the write.
     """
     with db.read_session(snapshot=False) as session:  # a lookup: no BEGIN needed
         found = tokens.token_user_and(session, token, Incident, incident_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -43,12 +44,26 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+E = TypeVar("E", bound=Exception)
+
+
+def _by_face(
+    api: Callable[[Request, E], Response], page: Callable[[Request, E], Response]
+) -> Callable[[Request, E], Awaitable[Response]]:
+    """One handler for an error both faces answer: problem+json under /api/, a page elsewhere."""
+
+    async def answer(request: Request, exc: E) -> Response:
+        return (api if _is_api(request) else page)(request, exc)
+
+    return answer
+
+
 def announce_setup(db: Database, settings: Settings) -> str | None:
     """While nobody can sign in, print the one-time link that creates the first administrator."""
     with db.read_session() as session:
         if not accounts.needs_setup(session):
             return None
-    link = f"{settings.base_url.rstrip('/')}/setup?token={accounts.setup_token(settings.resolved_secret_key())}"
+    link = settings.link(f"/setup?token={accounts.setup_token(settings.resolved_secret_key())}")
     print(
         f"\nSamvirke has no users yet. Create the first administrator here:\n\n  {link}\n",
         flush=True,
@@ -101,23 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.panels = domains.panels()  # the incident page's, in order (app/ui/panels.py)
     app.state.secret_key = settings.resolved_secret_key()
 
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> Response:
-        if _is_api(request):
-            return problems.domain_problem(request, exc)
-        return web.errors.domain_error_page(request, exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        if _is_api(request):
-            return problems.validation_problem(request, exc)
-        return web.errors.validation_error_page(request, exc)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        if _is_api(request):
-            return problems.http_problem(request, exc)
-        return web.errors.http_error_page(request, exc)
+    _domain = _by_face(problems.domain_problem, web.errors.domain_error_page)
+    _http = _by_face(problems.http_problem, web.errors.http_error_page)
+    app.exception_handler(DomainError)(_domain)
+    app.exception_handler(HTTPException)(_http)
+    app.exception_handler(RequestValidationError)(
+        _by_face(problems.validation_problem, web.errors.validation_error_page)
+    )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(SQLAlchemyTimeout)

@@ -79,19 +79,14 @@ def make_user_and_incident(database_url: str, title: str) -> tuple[str, int, int
 
     db = Database(database_url)
     try:
-        with db.write_session() as session:
+        with db.read_session() as session:
             user = accounts.get_user_by_email(session, "bench@example.no")
-            if user is None:
-                user = accounts.create_user(
-                    session,
-                    data=UserCreate(email="bench@example.no", name="Benk", role=Role.staff),
-                )
-        with db.write_session() as session:
-            token = tokens.create_api_token(session, user=user, name="fanout bench")
-        with db.write_session() as session:
-            incident = incidents.open_incident(
-                session, actor=user, data=IncidentCreate(title=title)
+        if user is None:
+            user = accounts.create_user(
+                db, data=UserCreate(email="bench@example.no", name="Benk", role=Role.staff)
             )
+        token = tokens.create_api_token(db, user=user, name="fanout bench")
+        incident = incidents.open_incident(db, actor=user, data=IncidentCreate(title=title))
         assert incident.id is not None
         return token, incident.id, incident.event_seq
     finally:
@@ -100,6 +95,7 @@ def make_user_and_incident(database_url: str, title: str) -> tuple[str, int, int
 
 def add_history(database_url: str, incident_id: int, count: int) -> int:
     """`count` entries through the log's own write path, in one transaction; returns the head seq."""
+    from app.actions import transaction
     from app.db import Database
     from app.incidents.models import Incident
     from app.incidents.service import lock_incident
@@ -108,21 +104,20 @@ def add_history(database_url: str, incident_id: int, count: int) -> int:
 
     db = Database(database_url)
     try:
-        with db.write_session() as session:
-            incident = session.get(Incident, incident_id)
+        with transaction(db) as tx:
+            incident = tx.session.get(Incident, incident_id)
             assert incident is not None
-            lock_incident(session, incident)
+            lock_incident(tx.session, incident)
             for n in range(count):
                 write_entry(
-                    session,
+                    tx,
                     incident=incident,
                     kind=EntryKind.information,
                     text=TEXT.format(n=n),
                     classification=Classification.internal,
                     author=None,
                 )
-            session.commit()
-            return incident.event_seq
+        return incident.event_seq
     finally:
         db.dispose()
 

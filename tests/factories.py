@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.accounts import service as accounts
 from app.accounts import tokens
 from app.accounts.models import Role, User, UserCreate
+from app.actions import transaction
 from app.db import Database
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentChange, IncidentCreate
@@ -40,42 +41,36 @@ def account(
     language: str | None = None,
 ) -> Account:
     """A user with a password and an API token (and a chosen page language)."""
-    with db.write_session() as session:
-        user = accounts.create_user(
-            session,
-            data=UserCreate(email=email, name=name, role=Role(role), restricted=restricted),
-            password=password,
-        )
+    user = accounts.create_user(
+        db,
+        data=UserCreate(email=email, name=name, role=Role(role), restricted=restricted),
+        password=password,
+    )
     if language is not None:
-        with db.write_session() as session:
-            user = accounts.set_language(session, user=user, language=language)
-    with db.write_session() as session:
-        token = tokens.create_api_token(session, user=user, name="tests")
+        user = accounts.set_language(db, user=user, language=language)
+    token = tokens.create_api_token(db, user=user, name="tests")
     return Account(user=user, token=token, email=email, password=password)
 
 
 def incident(
     db: Database, actor: Account, *, title: str = "Storm Ingunn", **fields: object
 ) -> Incident:
-    with db.write_session() as session:
-        return incidents.open_incident(
-            session,
-            actor=actor.user,
-            data=IncidentCreate(title=title, **fields),  # type: ignore[arg-type]
-        )
+    return incidents.open_incident(
+        db,
+        actor=actor.user,
+        data=IncidentCreate(title=title, **fields),  # type: ignore[arg-type]
+    )
 
 
 def entry(db: Database, actor: Account, incident_obj: Incident, **fields: object) -> LogEntryPublic:
     fields.setdefault("kind", "information")
     fields.setdefault("text", "Power is out in the north of the municipality.")
-    with db.write_session() as session:
-        current = incidents.get_incident(session, incident_obj.id or 0)
-        return log_service.append_entry(
-            session,
-            actor=actor.user,
-            incident=current,
-            data=LogEntryCreate(**fields),  # type: ignore[arg-type]
-        )
+    return log_service.append_entry(
+        db,
+        actor=actor.user,
+        incident=_current(db, incident_obj),
+        data=LogEntryCreate(**fields),  # type: ignore[arg-type]
+    )
 
 
 def entries(
@@ -90,40 +85,42 @@ def entries(
     """Append `count` entries in ONE transaction through the log's own write path; returns the
     incident's newest event seq. The same chain and event rows as `count` appends, without
     `count` durable commits."""
-    with db.write_session() as session:
-        current = incidents.get_incident(session, incident_obj.id or 0)
-        incidents.lock_incident(session, current)
+    with transaction(db) as tx:
+        current = incidents.get_incident(tx.session, incident_obj.id or 0)
+        incidents.lock_incident(tx.session, current)
         for n in range(count):
             log_service.write_entry(
-                session,
+                tx,
                 incident=current,
                 kind=EntryKind.information,
                 text=text.format(n=n),
                 classification=classification,
                 author=actor.user,
             )
-        session.commit()
-        return current.event_seq
+    return current.event_seq
 
 
 def change(db: Database, actor: Account, incident_obj: Incident, **fields: object) -> Incident:
     """Change the incident's level and/or phase (`phase="closed"` closes it)."""
-    with db.write_session() as session:
-        return incidents.change_incident(
-            session,
-            actor=actor.user,
-            incident=incidents.get_incident(session, incident_obj.id or 0),
-            change=IncidentChange(**fields),  # type: ignore[arg-type]
-        )
+    return incidents.change_incident(
+        db,
+        actor=actor.user,
+        incident=_current(db, incident_obj),
+        change=IncidentChange(**fields),  # type: ignore[arg-type]
+    )
 
 
 def invite(db: Database, admin: Account, *, email: str, name: str, days: int = 7) -> str:
     """An invitation of a staff member by `admin`; returns the secret of its link."""
-    with db.write_session() as session:
-        _, secret = accounts.invite_user(
-            session,
-            actor=admin.user,
-            data=UserCreate(email=email, name=name, role=Role.staff),
-            days=days,
-        )
+    _, secret = accounts.invite_user(
+        db,
+        actor=admin.user,
+        data=UserCreate(email=email, name=name, role=Role.staff),
+        days=days,
+    )
     return secret
+
+
+def _current(db: Database, incident_obj: Incident) -> Incident:
+    with db.read_session() as session:
+        return incidents.get_incident(session, incident_obj.id or 0)

@@ -15,30 +15,22 @@ from sqlmodel import Session, col, select
 
 from app.accounts import service as accounts
 from app.accounts.models import Invite, NewPassword, PasswordReset, User
-from app.db import utcnow
+from app.actions import transaction
+from app.db import Database, utcnow
 from app.errors import Conflict, Invalid, NotAllowed, NotFound
 
 _RESET_INVALID = "This password reset link is not valid: it was used already or has expired."
 
 
 def issue_password_reset(
-    session: Session, *, actor: User | None, user_id: int, hours: int
+    db: Database, *, actor: User | None, user_id: int, hours: int
 ) -> tuple[PasswordReset, User, str]:
     """An administrator (or, with `actor` None, the operator at the server's console) makes a
     reset link for an active user; returns the reset, its user and the one-time secret."""
     if actor is not None and not actor.is_admin:
         raise NotAllowed("Only administrators can reset passwords.")
-    user = accounts.get_user_by_id(session, user_id)
-    if not user.active:
-        raise Invalid("{email} is deactivated. Reactivate the user first.", email=user.email)
-    now = utcnow()
-    for old in session.exec(
-        select(PasswordReset).where(
-            PasswordReset.user_id == user_id, col(PasswordReset.used_at).is_(None)
-        )
-    ):
-        session.delete(old)
     raw, digest = accounts._new_secret()
+    now = utcnow()
     reset = PasswordReset(
         user_id=user_id,
         token_hash=digest,
@@ -46,8 +38,17 @@ def issue_password_reset(
         created_at=now,
         expires_at=now + timedelta(hours=hours),
     )
-    session.add(reset)
-    session.commit()
+    with transaction(db) as tx:
+        user = accounts.get_user_by_id(tx.session, user_id)
+        if not user.active:
+            raise Invalid("{email} is deactivated. Reactivate the user first.", email=user.email)
+        for old in tx.session.exec(
+            select(PasswordReset).where(
+                PasswordReset.user_id == user_id, col(PasswordReset.used_at).is_(None)
+            )
+        ):
+            tx.session.delete(old)
+        tx.session.add(reset)
     return reset, user, raw
 
 
@@ -63,44 +64,41 @@ def get_password_reset(session: Session, raw: str) -> tuple[PasswordReset, User]
     return reset, user
 
 
-def reset_password(session: Session, *, raw: str, data: NewPassword) -> User:
+def reset_password(db: Database, *, raw: str, data: NewPassword) -> User:
     """Set the new password and end every session of the user, once per link.
 
     The link is spent by a conditional UPDATE, so of two simultaneous uses only one counts.
+    The password is hashed before the write transaction begins: it takes a while.
     """
-    reset, user = get_password_reset(session, raw)
-    spent = session.execute(
-        update(PasswordReset)
-        .where(col(PasswordReset.id) == reset.id, col(PasswordReset.used_at).is_(None))
-        .values(used_at=utcnow())
-    )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise NotFound(_RESET_INVALID)
-    user.password_hash = accounts._hasher.hash(data.password)  # looked up now: tests swap it
-    session.add(user)
-    accounts._delete_sessions(session, user)
-    session.commit()
+    password_hash = accounts._hasher.hash(data.password)  # looked up now: tests swap it
+    with transaction(db) as tx:
+        reset, user = get_password_reset(tx.session, raw)
+        spent = tx.session.execute(
+            update(PasswordReset)
+            .where(col(PasswordReset.id) == reset.id, col(PasswordReset.used_at).is_(None))
+            .values(used_at=utcnow())
+        )
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotFound(_RESET_INVALID)
+        user.password_hash = password_hash
+        accounts._delete_sessions(tx.session, user)
     return user
 
 
-def resend_invite(
-    session: Session, *, actor: User, invite_id: int, days: int
-) -> tuple[Invite, str]:
+def resend_invite(db: Database, *, actor: User, invite_id: int, days: int) -> tuple[Invite, str]:
     """A new link for an invite not yet accepted (expired or not); the old link dies."""
     if not actor.is_admin:
         raise NotAllowed("Only administrators can invite users.")
-    invite = session.get(Invite, invite_id)
-    if invite is None:
-        raise NotFound("Invite {id} does not exist.", id=invite_id)
-    if (
-        invite.accepted_at is not None
-        or accounts.get_user_by_email(session, invite.email) is not None
-    ):
-        raise Conflict("{email} has accepted the invite already.", email=invite.email)
     raw, digest = accounts._new_secret()
-    invite.token_hash = digest
-    invite.expires_at = utcnow() + timedelta(days=days)
-    session.add(invite)
-    session.commit()
+    with transaction(db) as tx:
+        invite = tx.session.get(Invite, invite_id)
+        if invite is None:
+            raise NotFound("Invite {id} does not exist.", id=invite_id)
+        if (
+            invite.accepted_at is not None
+            or accounts.get_user_by_email(tx.session, invite.email) is not None
+        ):
+            raise Conflict("{email} has accepted the invite already.", email=invite.email)
+        invite.token_hash = digest
+        invite.expires_at = utcnow() + timedelta(days=days)
     return invite, raw

@@ -28,7 +28,8 @@ from app.accounts.models import (
     UserCreate,
     UserSession,
 )
-from app.db import is_id, utcnow
+from app.actions import transaction
+from app.db import Database, is_id, utcnow
 from app.errors import AuthRequired, Conflict, Invalid, NotAllowed, NotFound
 
 _hasher = PasswordHash.recommended()
@@ -79,12 +80,9 @@ def setup_token_valid(secret_key: str, token: str) -> bool:
     return True
 
 
-def create_first_admin(session: Session, *, secret_key: str, token: str, data: FirstAdmin) -> User:
+def create_first_admin(db: Database, *, secret_key: str, token: str, data: FirstAdmin) -> User:
     if not setup_token_valid(secret_key, token):
         raise NotFound("This set-up link is not valid. Restart the server for a new one.")
-    _lock_users(session)
-    if not needs_setup(session):
-        raise Conflict("Samvirke is already set up. Sign in instead.")
     user = User(
         email=_normal_email(str(data.email)),
         name=data.name,
@@ -92,8 +90,11 @@ def create_first_admin(session: Session, *, secret_key: str, token: str, data: F
         restricted=True,
         password_hash=_hasher.hash(data.password),
     )
-    session.add(user)
-    session.commit()
+    with transaction(db) as tx:
+        _lock_users(tx.session)
+        if not needs_setup(tx.session):
+            raise Conflict("Samvirke is already set up. Sign in instead.")
+        tx.session.add(user)
     return user
 
 
@@ -132,12 +133,9 @@ def require_free_name(session: Session, name: str, *, except_id: int | None = No
 # --- users -----------------------------------------------------------------------------------
 
 
-def create_user(session: Session, *, data: UserCreate, password: str | None = None) -> User:
+def create_user(db: Database, *, data: UserCreate, password: str | None = None) -> User:
     """Create a user directly (the CLI's way); without a password they sign in by token only."""
     email = _normal_email(str(data.email))
-    if get_user_by_email(session, email) is not None:
-        raise Conflict("A user with the e-mail {email} already exists.", field="email", email=email)
-    require_free_name(session, data.name)
     user = User(
         email=email,
         name=data.name,
@@ -145,8 +143,13 @@ def create_user(session: Session, *, data: UserCreate, password: str | None = No
         restricted=data.restricted,
         password_hash=_hasher.hash(password) if password else None,
     )
-    session.add(user)
-    session.commit()
+    with transaction(db) as tx:
+        if get_user_by_email(tx.session, email) is not None:
+            raise Conflict(
+                "A user with the e-mail {email} already exists.", field="email", email=email
+            )
+        require_free_name(tx.session, data.name)
+        tx.session.add(user)
     return user
 
 
@@ -159,7 +162,7 @@ def list_users(session: Session) -> list[User]:
 
 
 def update_user(
-    session: Session,
+    db: Database,
     *,
     actor: User,
     user_id: int,
@@ -170,32 +173,30 @@ def update_user(
     """An administrator changes someone's role, clearance or access; signs them out if barred."""
     if not actor.is_admin:
         raise NotAllowed("Only administrators can change users.")
-    user = session.get(User, user_id) if is_id(user_id) else None
-    if user is None:
-        raise NotFound("User {id} does not exist.", id=user_id)
-    if user.id == actor.id and (active is False or role == Role.staff):
-        raise Invalid("You cannot remove your own administrator access.")
-    if role is not None:
-        user.role = role
-    if restricted is not None:
-        user.restricted = restricted
-    if active and not user.active:
-        require_free_name(session, user.name, except_id=user.id)
-    if active is not None:
-        user.active = active
-        if not active:
-            _delete_sessions(session, user)
-    session.add(user)
-    assert user.id is not None
-    account_changed(session, user.id)  # open sockets re-check at once (accounts/access.py)
-    session.commit()
+    with transaction(db) as tx:
+        session = tx.session
+        user = get_user_by_id(session, user_id)
+        if user.id == actor.id and (active is False or role == Role.staff):
+            raise Invalid("You cannot remove your own administrator access.")
+        if role is not None:
+            user.role = role
+        if restricted is not None:
+            user.restricted = restricted
+        if active and not user.active:
+            require_free_name(session, user.name, except_id=user.id)
+        if active is not None:
+            user.active = active
+            if not active:
+                _delete_sessions(session, user)
+        assert user.id is not None
+        account_changed(session, user.id)  # open sockets re-check at once (accounts/access.py)
     return user
 
 
-def set_language(session: Session, *, user: User, language: str | None) -> User:
-    user.language = language
-    session.add(user)
-    session.commit()
+def set_language(db: Database, *, user: User, language: str | None) -> User:
+    with transaction(db) as tx:
+        user.language = language
+        tx.session.add(user)
     return user
 
 
@@ -212,17 +213,19 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
     return user
 
 
-def start_session(session: Session, *, user: User, days: int) -> str:
+def start_session(db: Database, *, user: User, days: int) -> str:
     """Sign in: returns the cookie value. Expired sessions of the user are swept here."""
     assert user.id is not None
     raw, digest = _new_secret()
     now = utcnow()
-    for old in session.exec(
-        select(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at < now)
-    ):
-        session.delete(old)
-    session.add(UserSession(id=digest, user_id=user.id, expires_at=now + timedelta(days=days)))
-    session.commit()
+    with transaction(db) as tx:
+        for old in tx.session.exec(
+            select(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at < now)
+        ):
+            tx.session.delete(old)
+        tx.session.add(
+            UserSession(id=digest, user_id=user.id, expires_at=now + timedelta(days=days))
+        )
     return raw
 
 
@@ -241,18 +244,18 @@ def session_credential(session: Session, raw: str) -> Credential | None:
     return Credential(user, row.expires_at) if user is not None and user.active else None
 
 
-def end_session(session: Session, *, raw: str) -> None:
-    row = session.get(UserSession, _digest(raw))
-    if row is not None:
-        session.delete(row)
-        account_changed(session, row.user_id)  # its page sockets close
-        session.commit()
+def end_session(db: Database, *, raw: str) -> None:
+    with transaction(db) as tx:
+        row = tx.session.get(UserSession, _digest(raw))
+        if row is not None:
+            tx.session.delete(row)
+            account_changed(tx.session, row.user_id)  # its page sockets close
 
 
-def end_all_sessions(session: Session, *, user: User) -> None:
+def end_all_sessions(db: Database, *, user: User) -> None:
     """Sign out everywhere: every browser of this user must sign in again, open pages too."""
-    _delete_sessions(session, user)
-    session.commit()
+    with transaction(db) as tx:
+        _delete_sessions(tx.session, user)
 
 
 def _delete_sessions(session: Session, user: User) -> None:
@@ -265,18 +268,12 @@ def _delete_sessions(session: Session, user: User) -> None:
 # --- invites ---------------------------------------------------------------------------------
 
 
-def invite_user(
-    session: Session, *, actor: User, data: UserCreate, days: int
-) -> tuple[Invite, str]:
+def invite_user(db: Database, *, actor: User, data: UserCreate, days: int) -> tuple[Invite, str]:
     """An administrator invites someone; returns the invite and its one-time secret."""
     if not actor.is_admin:
         raise NotAllowed("Only administrators can invite users.")
     assert actor.id is not None
     email = _normal_email(str(data.email))
-    if get_user_by_email(session, email) is not None:
-        raise Conflict("A user with the e-mail {email} already exists.", field="email", email=email)
-    require_free_name(session, data.name)
-    _end_open_invites(session, email)
     raw, digest = _new_secret()
     invite = Invite(
         email=email,
@@ -287,8 +284,14 @@ def invite_user(
         created_by_id=actor.id,
         expires_at=utcnow() + timedelta(days=days),
     )
-    session.add(invite)
-    session.commit()
+    with transaction(db) as tx:
+        if get_user_by_email(tx.session, email) is not None:
+            raise Conflict(
+                "A user with the e-mail {email} already exists.", field="email", email=email
+            )
+        require_free_name(tx.session, data.name)
+        _end_open_invites(tx.session, email)
+        tx.session.add(invite)
     return invite, raw
 
 
@@ -307,31 +310,33 @@ def get_invite(session: Session, raw: str) -> Invite:
     return invite
 
 
-def accept_invite(session: Session, *, raw: str, data: PasswordSet) -> User:
+def accept_invite(db: Database, *, raw: str, data: PasswordSet) -> User:
     """The invite is claimed with one conditional UPDATE: of two people accepting it at once,
-    the second waits for the first's row lock and then finds it taken (404, as a used link)."""
-    invite = get_invite(session, raw)
+    the second waits for the first's row lock and then finds it taken (404, as a used link).
+    The password is hashed before the write transaction begins: it takes a while."""
     password_hash = _hasher.hash(data.password)
-    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Invite)
-        .where(col(Invite.id) == invite.id, col(Invite.accepted_at).is_(None))
-        .values(accepted_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        raise NotFound("This invite link is not valid: it was used already or has expired.")
-    if get_user_by_email(session, invite.email) is not None:
-        raise Conflict("A user with the e-mail {email} already exists.", email=invite.email)
-    require_free_name(session, data.name)
-    user = User(
-        email=invite.email,
-        name=data.name,
-        role=invite.role,
-        restricted=invite.restricted,
-        password_hash=password_hash,
-    )
-    session.add(user)
-    session.commit()
+    with transaction(db) as tx:
+        session = tx.session
+        invite = get_invite(session, raw)
+        claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Invite)
+            .where(col(Invite.id) == invite.id, col(Invite.accepted_at).is_(None))
+            .values(accepted_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            raise NotFound("This invite link is not valid: it was used already or has expired.")
+        if get_user_by_email(session, invite.email) is not None:
+            raise Conflict("A user with the e-mail {email} already exists.", email=invite.email)
+        require_free_name(session, data.name)
+        user = User(
+            email=invite.email,
+            name=data.name,
+            role=invite.role,
+            restricted=invite.restricted,
+            password_hash=password_hash,
+        )
+        session.add(user)
     return user
 
 

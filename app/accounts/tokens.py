@@ -7,7 +7,7 @@ revoked or expired token is refused at once. Revoking publishes an account chang
 its token expires.
 
 The last use is recorded cheaply: at most once a minute per token and process (`claim_touch`),
-in a small write transaction of its own after the answer has gone (`touch`), never inside an
+in a small write transaction of its own after the answer has gone (`touch_now`), never inside an
 append's transaction and its write lock.
 """
 
@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, col, select
 from app.accounts.access import Credential, account_changed
 from app.accounts.models import ApiToken, ApiTokenPublic, User
 from app.accounts.service import _digest, _new_secret
+from app.actions import transaction
 from app.db import Database, utcnow
 from app.errors import Invalid, NotFound
 
@@ -39,15 +40,15 @@ TOUCH_DELAY = 1.0
 
 
 def create_api_token(
-    session: Session, *, user: User, name: str = "api", expires_at: datetime | None = None
+    db: Database, *, user: User, name: str = "api", expires_at: datetime | None = None
 ) -> str:
     """A new token for `user`; returns its secret, which is never shown again."""
-    raw, _ = issue_token(session, user=user, name=name, expires_at=expires_at)
+    raw, _ = issue_token(db, user=user, name=name, expires_at=expires_at)
     return raw
 
 
 def issue_token(
-    session: Session, *, user: User, name: str, expires_at: datetime | None = None
+    db: Database, *, user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[str, ApiToken]:
     """`create_api_token`, also returning the stored token (its id and times)."""
     assert user.id is not None
@@ -55,8 +56,8 @@ def issue_token(
         raise Invalid("The expiry must be in the future.", field="expires_at")
     raw, digest = _new_secret("smv_")
     token = ApiToken(user_id=user.id, name=name, token_hash=digest, expires_at=expires_at)
-    session.add(token)
-    session.commit()
+    with transaction(db) as tx:
+        tx.session.add(token)
     return raw, token
 
 
@@ -119,7 +120,7 @@ _claims_lock = threading.Lock()
 
 def claim_touch(found: Credential, raw: str) -> bool:
     """True if this use of the token should be recorded: its `last_used_at` is a minute old and
-    no request in this process has claimed that already. The caller then runs `touch`, after
+    no request in this process has claimed that already. The caller then runs `touch_now`, after
     answering, so the request waits for no write."""
     if found.token_id is None:
         return False
@@ -139,27 +140,22 @@ def claim_touch(found: Credential, raw: str) -> bool:
 
 
 def touch_now(db: Database, token_id: int) -> None:
-    """`touch` in a write transaction of its own (after an answer, beside a socket). A failure
-    is logged, not raised: a missed "last used" is no reason for anything else to fail."""
+    """Record a use now, unless another process recorded a newer one (after an answer, beside
+    a socket). A failure is logged, not raised: a missed "last used" is no reason for anything
+    else to fail."""
+    now = utcnow()
     try:
-        with db.write_session() as session:
-            touch(session, token_id=token_id)
+        with transaction(db) as tx:
+            tx.session.execute(
+                update(ApiToken)
+                .where(
+                    col(ApiToken.id) == token_id,
+                    or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < now),
+                )
+                .values(last_used_at=now)
+            )
     except Exception as exc:  # noqa: BLE001
         log.warning("could not record the use of API token %s: %s", token_id, exc)
-
-
-def touch(session: Session, *, token_id: int) -> None:
-    """Record a use now, unless another process recorded a newer one. Commits."""
-    now = utcnow()
-    session.execute(
-        update(ApiToken)
-        .where(
-            col(ApiToken.id) == token_id,
-            or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < now),
-        )
-        .values(last_used_at=now)
-    )
-    session.commit()
 
 
 # --- listing and revoking ----------------------------------------------------------------
@@ -189,18 +185,19 @@ def list_api_tokens(session: Session, *, user_id: int | None = None) -> list[Api
     return [present_token(token, user) for token, user in rows]
 
 
-def revoke_api_token(session: Session, *, actor: User | None, token_id: int) -> ApiTokenPublic:
+def revoke_api_token(db: Database, *, actor: User | None, token_id: int) -> ApiTokenPublic:
     """Revoke a token at once, its open sockets included. `actor` None: the operator at the
     console (the CLI). A user may revoke their own tokens, an administrator anyone's; another
     user's token is, to a user, unknown (404). Revoking a revoked token changes nothing."""
-    token = session.get(ApiToken, token_id)
-    if token is None or (actor is not None and not actor.is_admin and token.user_id != actor.id):
-        raise NotFound("API token {id} does not exist.", id=token_id)
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        session.add(token)
-        account_changed(session, token.user_id)
-    owner = session.get(User, token.user_id)
-    assert owner is not None
-    session.commit()
+    with transaction(db) as tx:
+        token = tx.session.get(ApiToken, token_id)
+        if token is None or (
+            actor is not None and not actor.is_admin and token.user_id != actor.id
+        ):
+            raise NotFound("API token {id} does not exist.", id=token_id)
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            account_changed(tx.session, token.user_id)
+        owner = tx.session.get(User, token.user_id)
+        assert owner is not None
     return present_token(token, owner)

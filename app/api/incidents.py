@@ -1,10 +1,14 @@
-"""JSON API: incidents."""
+"""JSON API: incidents.
+
+A write calls its action with the `Database`, then reads the answer in the request's read
+session: after the commit, outside the write lock (app/actions.py).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import ApiIncident, ApiUser, DbSession
+from app.deps import ApiIncident, ApiUser, Db, DbSession
 from app.incidents import service
 from app.incidents.models import IncidentChange, IncidentCreate, IncidentPublic
 
@@ -12,8 +16,10 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
 @router.post("", status_code=201, response_model=IncidentPublic, summary="Open an incident")
-def open_incident(session: DbSession, user: ApiUser, data: IncidentCreate) -> IncidentPublic:
-    incident = service.open_incident(session, actor=user, data=data)
+def open_incident(
+    db: Db, session: DbSession, user: ApiUser, data: IncidentCreate
+) -> IncidentPublic:
+    incident = service.open_incident(db, actor=user, data=data)
     return service.present_incident(session, incident)
 
 
@@ -33,7 +39,7 @@ def get_incident(session: DbSession, user: ApiUser, incident: ApiIncident) -> In
     summary="Change alert level or phase (phase `closed` closes the incident)",
 )
 def change_incident(
-    session: DbSession, user: ApiUser, incident: ApiIncident, change: IncidentChange
+    db: Db, session: DbSession, user: ApiUser, incident: ApiIncident, change: IncidentChange
 ) -> IncidentPublic:
-    incident = service.change_incident(session, actor=user, incident=incident, change=change)
+    incident = service.change_incident(db, actor=user, incident=incident, change=change)
     return service.present_incident(session, incident)

@@ -120,10 +120,7 @@ router.add_api_route(
 def _append(
     db: Database, user: User, incident: Incident, data: LogEntryCreate, key: str | None
 ) -> LogEntryPublic:
-    with db.write_session() as session:  # its transaction begins inside the service
-        return service.append_entry(
-            session, actor=user, incident=incident, data=data, request_key=key
-        )
+    return service.append_entry(db, actor=user, incident=incident, data=data, request_key=key)
 
 
 @router.get("", response_model=LogPage, summary="Read entries after a number, oldest first")
@@ -150,8 +147,8 @@ def list_entries(
 
 
 @router.get("/verify", response_model=VerifyResult, summary="Verify the hash chain")
-def verify(session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyResult:
-    return log_verify.verify_chain(session, incident=incident)
+def verify(db: Db, session: DbSession, user: ApiUser, incident: ApiIncident) -> VerifyResult:
+    return log_verify.verify_chain(session, incident=incident, signer=db.signer)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.accounts import tokens
 from app.accounts.models import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
 from app.db import INT_MAX
-from app.deps import ApiUser, DbSession
+from app.deps import ApiUser, Db, DbSession
 from app.errors import NotAllowed
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -35,9 +35,9 @@ def list_tokens(
 @router.post(
     "", status_code=201, response_model=ApiTokenCreated, summary="Create an API token for yourself"
 )
-def create_token(session: DbSession, user: ApiUser, data: ApiTokenCreate) -> ApiTokenCreated:
+def create_token(db: Db, user: ApiUser, data: ApiTokenCreate) -> ApiTokenCreated:
     """The answer is the only place the secret is ever shown; the server keeps its hash."""
-    raw, token = tokens.issue_token(session, user=user, name=data.name, expires_at=data.expires_at)
+    raw, token = tokens.issue_token(db, user=user, name=data.name, expires_at=data.expires_at)
     return ApiTokenCreated(token=raw, **tokens.present_token(token, user).model_dump())
 
 
@@ -48,10 +48,10 @@ def create_token(session: DbSession, user: ApiUser, data: ApiTokenCreate) -> Api
     summary="Revoke an API token (yours; an administrator: anyone's)",
 )
 def revoke_token(
-    session: DbSession,
+    db: Db,
     user: ApiUser,
     token_id: Annotated[int, Path(ge=1, le=INT_MAX, description="The token's id.")],
 ) -> Response:
     """At once: the next request with it is a 401, and its open sockets close with 4401."""
-    tokens.revoke_api_token(session, actor=user, token_id=token_id)
+    tokens.revoke_api_token(db, actor=user, token_id=token_id)
     return Response(status_code=204)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.accounts import recovery
 from app.accounts.models import LinkPublic
+from app.config import Settings
 from app.db import INT_MAX
-from app.deps import ApiUser, AppSettings, DbSession
+from app.deps import ApiUser, Db
 
 router = APIRouter(tags=["users"])
 
@@ -27,14 +28,15 @@ RowId = Annotated[int, Path(ge=1, le=INT_MAX)]
     summary="Make a single-use password reset link for a user (administrators)",
 )
 def password_reset(
-    session: DbSession, user: ApiUser, settings: AppSettings, response: Response, user_id: RowId
+    request: Request, db: Db, user: ApiUser, response: Response, user_id: RowId
 ) -> LinkPublic:
+    settings: Settings = request.app.state.settings
     reset, target, secret = recovery.issue_password_reset(
-        session, actor=user, user_id=user_id, hours=settings.password_reset_hours
+        db, actor=user, user_id=user_id, hours=settings.password_reset_hours
     )
     response.headers["Cache-Control"] = "no-store"
     return LinkPublic(
-        link=f"{settings.base_url.rstrip('/')}/reset/{secret}",
+        link=settings.link(f"/reset/{secret}"),
         email=target.email,
         expires_at=reset.expires_at,
     )

@@ -24,7 +24,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
-from app.db import is_id, utcnow
+from app.actions import Transaction, transaction
+from app.db import Database, is_id, utcnow
 from app.errors import IncidentClosed, Invalid, NotFound
 from app.events import service as events
 from app.events.service import INCIDENT_OPENED, INCIDENT_UPDATED
@@ -111,13 +112,13 @@ def record_event(
 
 
 def _system_entry(
-    session: Session, incident: Incident, actor: User, msgid: str, **params: str
+    tx: Transaction, incident: Incident, actor: User, msgid: str, **params: str
 ) -> None:
     """A log line written by Samvirke, naming who did it. Its meaning (message id and the ids of
     its words) is what is stored and hashed; each reader sees it in their own language."""
     assert actor.id is not None
     log_service.write_entry(
-        session,
+        tx,
         incident=incident,
         kind=EntryKind.system,
         text="",
@@ -129,7 +130,7 @@ def _system_entry(
     )
 
 
-def open_incident(session: Session, *, actor: User, data: IncidentCreate) -> Incident:
+def open_incident(db: Database, *, actor: User, data: IncidentCreate) -> Incident:
     assert actor.id is not None
     incident = Incident(
         title=data.title,
@@ -139,55 +140,55 @@ def open_incident(session: Session, *, actor: User, data: IncidentCreate) -> Inc
         exercise=data.exercise,
         opened_by_id=actor.id,
     )
-    session.add(incident)
-    session.flush()
-    record_event(session, incident=incident, type=INCIDENT_OPENED, data={})
     message = (
         N_("Exercise opened at alert level {level}.")
         if data.exercise
         else N_("Incident opened at alert level {level}.")
     )
-    _system_entry(session, incident, actor, message, level=LEVEL_NAMES[data.level])
-    session.commit()
+    with transaction(db) as tx:
+        tx.session.add(incident)
+        tx.session.flush()
+        record_event(tx.session, incident=incident, type=INCIDENT_OPENED, data={})
+        _system_entry(tx, incident, actor, message, level=LEVEL_NAMES[data.level])
     return incident
 
 
 def change_incident(
-    session: Session, *, actor: User, incident: Incident, change: IncidentChange
+    db: Database, *, actor: User, incident: Incident, change: IncidentChange
 ) -> Incident:
     """Change the alert level and/or phase; phase `closed` closes the incident for good."""
     if change.level is None and change.phase is None:
         raise Invalid("Nothing to change: give a new level or phase.")
-    lock_incident(session, incident)
-    changed: dict[str, str] = {}
-    if change.level is not None and change.level != incident.level:
-        _system_entry(
-            session,
-            incident,
-            actor,
-            N_("Alert level changed from {old} to {new}."),
-            old=LEVEL_NAMES[Level(incident.level)],
-            new=LEVEL_NAMES[change.level],
-        )
-        incident.level = changed["level"] = change.level
-    if change.phase is not None and change.phase != incident.phase:
-        if change.phase == Phase.closed:
-            _system_entry(session, incident, actor, N_("Incident closed."))
-            incident.closed_at = utcnow()
-        else:
+    with transaction(db) as tx:
+        lock_incident(tx.session, incident)
+        changed: dict[str, str] = {}
+        if change.level is not None and change.level != incident.level:
             _system_entry(
-                session,
+                tx,
                 incident,
                 actor,
-                N_("Phase changed from {old} to {new}."),
-                old=PHASE_NAMES[Phase(incident.phase)],
-                new=PHASE_NAMES[change.phase],
+                N_("Alert level changed from {old} to {new}."),
+                old=LEVEL_NAMES[Level(incident.level)],
+                new=LEVEL_NAMES[change.level],
             )
-        incident.phase = changed["phase"] = change.phase
-        checkpoints.sign_head(session, incident=incident)
-    if changed:
-        record_event(session, incident=incident, type=INCIDENT_UPDATED, data=changed)
-    session.commit()
+            incident.level = changed["level"] = change.level
+        if change.phase is not None and change.phase != incident.phase:
+            if change.phase == Phase.closed:
+                _system_entry(tx, incident, actor, N_("Incident closed."))
+                incident.closed_at = utcnow()
+            else:
+                _system_entry(
+                    tx,
+                    incident,
+                    actor,
+                    N_("Phase changed from {old} to {new}."),
+                    old=PHASE_NAMES[Phase(incident.phase)],
+                    new=PHASE_NAMES[change.phase],
+                )
+            incident.phase = changed["phase"] = change.phase
+            checkpoints.sign_head(tx.session, incident=incident, signer=tx.signer)
+        if changed:
+            record_event(tx.session, incident=incident, type=INCIDENT_UPDATED, data=changed)
     return incident
 
 

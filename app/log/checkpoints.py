@@ -39,7 +39,6 @@ EVERY_ENTRIES = 50
 EVERY = timedelta(minutes=10)
 VERSION = 1
 TYPE = "samvirke.log.checkpoint"
-SIGNER = "signer"  # the session.info key of the server's Signer (app.db.Database)
 
 _CHECKPOINTS: Table = LogCheckpoint.__table__  # type: ignore[attr-defined]
 _INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
@@ -70,22 +69,25 @@ def signed_bytes(
     )
 
 
-def after_entry(session: Session, *, incident: Incident, recorded_at: datetime) -> None:
+def after_entry(
+    session: Session, *, incident: Incident, recorded_at: datetime, signer: Signer | None
+) -> None:
     """Sign the head if an entry just written makes a checkpoint due. Never commits."""
     since = incident.checkpoint_at or incident.opened_at
     if incident.log_count - incident.checkpoint_number >= EVERY_ENTRIES or (
         recorded_at - since >= EVERY
     ):
-        sign_head(session, incident=incident)
+        sign_head(session, incident=incident, signer=signer)
 
 
-def sign_head(session: Session, *, incident: Incident) -> LogCheckpoint | None:
+def sign_head(
+    session: Session, *, incident: Incident, signer: Signer | None
+) -> LogCheckpoint | None:
     """Sign the locked incident's head, unless it is signed already or the log is empty.
 
-    Without a key on the session (a `Database` made without one, as some tools do) nothing is
-    signed; the server and the CLI always have one.
+    Without a key (`signer` None: a `Database` made without one, as some tools do) nothing is
+    signed; the server always has one (app/actions.py lends it to every action).
     """
-    signer: Signer | None = session.info.get(SIGNER)
     if signer is None or incident.log_count == 0 or incident.log_head_hash is None:
         return None
     if incident.checkpoint_number == incident.log_count:
@@ -128,11 +130,12 @@ def export_lines(session: Session, *, incident: Incident) -> Iterator[str]:
         yield json.dumps(line, ensure_ascii=False) + "\n"
 
 
-def check(session: Session, *, incident: Incident) -> list[ChainProblem]:
+def check(session: Session, *, incident: Incident, signer: Signer | None) -> list[ChainProblem]:
     """Problems with the incident's checkpoints, for `verify_chain`: `check_signatures`, and
     whether they cover the log: fewer than `EVERY_ENTRIES` entries may follow the last one,
-    and a closed log's last checkpoint is its last entry (closing signs it)."""
-    problems, last = check_signatures(session, incident=incident)
+    and a closed log's last checkpoint is its last entry (closing signs it). `signer` holds
+    the key to check them with (None: there is none here)."""
+    problems, last = check_signatures(session, incident=incident, signer=signer)
     if incident.log_count - last >= EVERY_ENTRIES:
         problems.append(
             ChainProblem(
@@ -151,11 +154,12 @@ def check(session: Session, *, incident: Incident) -> list[ChainProblem]:
     return problems
 
 
-def check_signatures(session: Session, *, incident: Incident) -> tuple[list[ChainProblem], int]:
+def check_signatures(
+    session: Session, *, incident: Incident, signer: Signer | None
+) -> tuple[list[ChainProblem], int]:
     """Problems with the stored checkpoints themselves, and the number the last one signs (0
     if none): each must be signed by this server's key, over what it says, and name an entry
     that exists with that hash."""
-    signer: Signer | None = session.info.get(SIGNER)
     stored = _stored(session, incident.id)
     if stored and signer is None:
         problem = "no signing key here to check the checkpoints"

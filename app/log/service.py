@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
-from app.db import utcnow
+from app.actions import Transaction, transaction
+from app.db import Database, utcnow
 from app.errors import Conflict, Invalid, NotAllowed, NotFound
 from app.events.service import LOG_APPENDED
 from app.i18n import N_, Term
@@ -54,7 +55,7 @@ _INSERT_ENTRY = insert(_ENTRIES)
 
 
 def write_entry(
-    session: Session,
+    tx: Transaction,
     *,
     incident: Incident,
     kind: EntryKind,
@@ -66,7 +67,8 @@ def write_entry(
     request_key: str | None = None,
     message: SystemMessage | None = None,
 ) -> LogEntry:
-    """Chain a new entry and its event onto a locked incident. Never commits.
+    """Chain a new entry and its event onto a locked incident, in an action's transaction
+    (it may sign a checkpoint with the key the transaction lends). Never commits.
 
     A system entry gives its `message` and an empty `text`: the message is what is hashed and
     stored, and each reader sees it in their own language.
@@ -76,6 +78,7 @@ def write_entry(
     it holds exactly the values just written.
     """
     assert incident.id is not None
+    session = tx.session
     recorded_at = utcnow()
     # In UTC, as the database gives it back: the entry returned (the 201, the live push) and
     # the entry read later must be the same.
@@ -132,12 +135,12 @@ def write_entry(
         data={"number": number, "classification": classification.value, "hash": entry_hash},
         appended=entry,
     )
-    checkpoints.after_entry(session, incident=incident, recorded_at=recorded_at)
+    checkpoints.after_entry(session, incident=incident, recorded_at=recorded_at, signer=tx.signer)
     return entry
 
 
 def append_entry(
-    session: Session,
+    db: Database,
     *,
     actor: User,
     incident: Incident,
@@ -148,16 +151,42 @@ def append_entry(
 
     With a `request_key`, a retry of a request that was logged already (its answer was lost)
     gets that entry back instead of a second one; the same key with other content is refused.
+    The answer is in the instance's language: a person's entry has no system message to
+    translate, so it does not depend on the reader's.
     """
     viewer = Viewer.of(actor)
-    incidents.lock_incident(session, incident)
-    if request_key is not None:
-        earlier = _entry_by_key(session, incident_id=incident.id, key=request_key)
-        if earlier is not None:
-            _check_same_request(earlier, actor, data)
-            answer = _present_all(session, viewer, [earlier], lang=_language(session))[0]
-            session.rollback()  # nothing to write: let go of the lock
-            return answer
+    with transaction(db) as tx:
+        session = tx.session
+        incidents.lock_incident(session, incident)
+        if request_key is not None:
+            earlier = _entry_by_key(session, incident_id=incident.id, key=request_key)
+            if earlier is not None:
+                _check_same_request(earlier, actor, data)
+                return _present_all(session, viewer, [earlier], lang=tx.language)[0]
+        classification = _classification(session, viewer, incident, data)
+        if data.occurred_at is not None and data.occurred_at > utcnow() + FUTURE_TOLERANCE:
+            raise Invalid("The time it happened cannot be in the future.", field="occurred_at")
+        if data.occurred_at is not None and data.occurred_at < EARLIEST:
+            raise Invalid("The time it happened is too far in the past.", field="occurred_at")
+        entry = write_entry(
+            tx,
+            incident=incident,
+            kind=EntryKind(data.kind.value),
+            text=data.text,
+            classification=classification,
+            author=actor,
+            occurred_at=data.occurred_at,
+            corrects=data.corrects,
+            request_key=request_key,
+        )
+    return present_entry(entry, viewer, lang=tx.language)
+
+
+def _classification(
+    session: Session, viewer: Viewer, incident: Incident, data: LogEntryCreate
+) -> Classification:
+    """The new entry's classification: as asked, else its target's (a correction) or internal;
+    never below a corrected entry's, never one the writer may not read."""
     classification = data.classification
     if data.corrects is not None:
         target = _get_entry(session, incident_id=incident.id, number=data.corrects)
@@ -181,29 +210,7 @@ def append_entry(
     classification = classification or Classification.internal
     if not may_read(viewer, classification):
         raise NotAllowed("You are not cleared to write restricted entries.", field="classification")
-    if data.occurred_at is not None and data.occurred_at > utcnow() + FUTURE_TOLERANCE:
-        raise Invalid("The time it happened cannot be in the future.", field="occurred_at")
-    if data.occurred_at is not None and data.occurred_at < EARLIEST:
-        raise Invalid("The time it happened is too far in the past.", field="occurred_at")
-    entry = write_entry(
-        session,
-        incident=incident,
-        kind=EntryKind(data.kind.value),
-        text=data.text,
-        classification=classification,
-        author=actor,
-        occurred_at=data.occurred_at,
-        corrects=data.corrects,
-        request_key=request_key,
-    )
-    session.commit()
-    return present_entry(entry, viewer, lang=_language(session))
-
-
-def _language(session: Session) -> str:
-    """The instance's language: a person's entry has no system message to translate, so the
-    answer to its writer does not depend on the reader's language."""
-    return str(session.info.get("language", "nb"))
+    return classification
 
 
 def _entry_by_key(session: Session, *, incident_id: int | None, key: str) -> LogEntry | None:

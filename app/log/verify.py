@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from app.actions import transaction
+from app.db import Database
 from app.incidents.models import Incident
 from app.log import chain, checkpoints, integrity
 from app.log.models import ChainHead, ChainProblem, LogCheckpoint, LogEntry, VerifyResult
+from app.log.signing import Signer
 
 
 def iter_entries(
@@ -42,12 +45,13 @@ def iter_entries(
         after = rows[-1].number
 
 
-def verify_chain(session: Session, *, incident: Incident) -> VerifyResult:
-    """The whole verification, as `samvirke verify` and `GET …/log/verify` report it."""
+def verify_chain(session: Session, *, incident: Incident, signer: Signer | None) -> VerifyResult:
+    """The whole verification, as `samvirke verify` and `GET …/log/verify` report it; the
+    checkpoints are checked with `signer`'s key (the `Database`'s; None: there is none here)."""
     assert incident.id is not None
     problems, head, checked = _chain(session, incident)
     problems.extend(integrity.cross_check(session, incident=incident))
-    problems.extend(checkpoints.check(session, incident=incident))
+    problems.extend(checkpoints.check(session, incident=incident, signer=signer))
     return VerifyResult(
         ok=not problems, incident_id=incident.id, checked=checked, head=head, problems=problems
     )
@@ -62,26 +66,27 @@ class Sealed:
     problems: tuple[ChainProblem, ...] | None = None
 
 
-def seal_unsigned(session: Session, *, incident_id: int) -> Sealed:
-    """Sign the head of a log that verifies but whose head no checkpoint covers. Commits.
+def seal_unsigned(db: Database, *, incident_id: int) -> Sealed:
+    """Sign the head of a log that verifies but whose head no checkpoint covers: an action.
 
-    Runs in a write session: the incident row is locked (`FOR UPDATE` on PostgreSQL; the write
-    transaction holds SQLite's single write lock), so no append slips in between the check
-    and the signature. Closed incidents are sealed too: that is what they lack.
+    The incident row is locked (`FOR UPDATE` on PostgreSQL; the write transaction holds
+    SQLite's single write lock), so no append slips in between the check and the signature.
+    Closed incidents are sealed too: that is what they lack.
     """
-    incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
-    if incident is None or incident.checkpoint_number == incident.log_count:
-        session.rollback()
-        return Sealed()
-    problems, _, _ = _chain(session, incident)
-    problems.extend(integrity.cross_check(session, incident=incident))
-    problems.extend(checkpoints.check_signatures(session, incident=incident)[0])
-    if problems:
-        session.rollback()
-        return Sealed(problems=tuple(problems))
-    checkpoint = checkpoints.sign_head(session, incident=incident)
-    session.commit()
-    return Sealed(checkpoint=checkpoint)
+    with transaction(db) as tx:
+        session = tx.session
+        incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+        if incident is None or incident.checkpoint_number == incident.log_count:
+            return Sealed()
+        problems, _, _ = _chain(session, incident)
+        problems.extend(integrity.cross_check(session, incident=incident))
+        signed, _ = checkpoints.check_signatures(session, incident=incident, signer=tx.signer)
+        problems.extend(signed)
+        if problems:
+            return Sealed(problems=tuple(problems))
+        return Sealed(
+            checkpoint=checkpoints.sign_head(session, incident=incident, signer=tx.signer)
+        )
 
 
 def _chain(

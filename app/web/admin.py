@@ -15,15 +15,13 @@ from sqlmodel import Session
 
 from app.accounts import recovery
 from app.accounts import service as accounts
-from app.accounts.models import Role, User, UserCreate
+from app.accounts.models import Invite, Role, User, UserCreate
 from app.config import Settings
 from app.db import INT_MAX
-from app.deps import DbSession
-from app.errors import DomainError, Invalid
-from app.i18n import gettext
-from app.ui.reader import language_of
+from app.deps import Db, DbSession
+from app.errors import Invalid
 from app.web.deps import AdminUser, Csrf
-from app.web.forms import FormInvalid, parse_form
+from app.web.forms import again, parse_form, submit
 from app.web.render import is_htmx, render
 
 router = APIRouter(prefix="/admin")
@@ -57,6 +55,7 @@ def users_page(request: Request, session: DbSession, user: AdminUser) -> Respons
 @router.post("/users/{user_id}", dependencies=[Csrf])
 def change_user(
     request: Request,
+    db: Db,
     session: DbSession,
     user: AdminUser,
     user_id: int,
@@ -67,7 +66,7 @@ def change_user(
     if role and role not in Role.__members__:
         raise Invalid("Unknown role: {role}.", role=role)
     accounts.update_user(
-        session,
+        db,
         actor=user,
         user_id=user_id,
         role=Role(role) if role else None,
@@ -82,6 +81,7 @@ def change_user(
 @router.post("/invites", dependencies=[Csrf])
 def invite(
     request: Request,
+    db: Db,
     session: DbSession,
     user: AdminUser,
     email: Annotated[str, Form()] = "",
@@ -90,61 +90,54 @@ def invite(
     restricted: Annotated[str, Form()] = "",
 ) -> Response:
     settings: Settings = request.app.state.settings
-    lang = language_of(request, user)
     form = {"email": email, "name": name, "role": role, "restricted": restricted != ""}
-    try:
-        data = parse_form(UserCreate, form, lang)
-        created, secret = accounts.invite_user(
-            session, actor=user, data=data, days=settings.invite_days
-        )
-    except FormInvalid as exc:
-        return _invite_refused(request, session, user, form, exc.messages, 422)
-    except DomainError as exc:
-        message = gettext(lang, exc.message, **exc.params)
-        return _invite_refused(
-            request, session, user, form, {exc.field or "form": message}, exc.status
-        )
-    link = f"{settings.base_url.rstrip('/')}/invite/{secret}"
-    context = _context(session, invite_link=link, invited=created)
-    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+    return submit(
+        request,
+        user,
+        lambda lang: accounts.invite_user(
+            db, actor=user, data=parse_form(UserCreate, form, lang), days=settings.invite_days
+        ),
+        done=lambda made: _invited(request, session, user, *made),
+        refused=again(request, TEMPLATE, lambda: _context(session, form=form), user=user),
+        shows=True,
+    )
 
 
 @router.post("/invites/{invite_id}/resend", dependencies=[Csrf])
 def resend_invite(
-    request: Request, session: DbSession, user: AdminUser, invite_id: RowId
+    request: Request, db: Db, session: DbSession, user: AdminUser, invite_id: RowId
 ) -> Response:
     """A new link for a pending invite; the one sent before stops working."""
     settings: Settings = request.app.state.settings
     invite, secret = recovery.resend_invite(
-        session, actor=user, invite_id=invite_id, days=settings.invite_days
+        db, actor=user, invite_id=invite_id, days=settings.invite_days
     )
-    link = f"{settings.base_url.rstrip('/')}/invite/{secret}"
-    context = _context(session, invite_link=link, invited=invite)
-    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+    return _invited(request, session, user, invite, secret)
 
 
 @router.post("/users/{user_id}/password-reset", dependencies=[Csrf])
 def password_reset(
-    request: Request, session: DbSession, user: AdminUser, user_id: RowId
+    request: Request, db: Db, session: DbSession, user: AdminUser, user_id: RowId
 ) -> Response:
     """Show a single-use link that lets the user choose a new password (shown only now)."""
     settings: Settings = request.app.state.settings
     reset, target, secret = recovery.issue_password_reset(
-        session, actor=user, user_id=user_id, hours=settings.password_reset_hours
+        db, actor=user, user_id=user_id, hours=settings.password_reset_hours
     )
-    link = f"{settings.base_url.rstrip('/')}/reset/{secret}"
-    context = _context(session, reset_link=link, reset_for=target, reset=reset)
-    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+    link = settings.link(f"/reset/{secret}")
+    return _once(request, session, user, reset_link=link, reset_for=target, reset=reset)
 
 
-def _invite_refused(
-    request: Request,
-    session: Session,
-    user: User,
-    form: dict[str, Any],
-    errors: dict[str, str],
-    status: int,
+def _invited(
+    request: Request, session: Session, user: User, invite: Invite, secret: str
 ) -> Response:
-    session.rollback()
-    context = _context(session, form=form, errors=errors)
-    return render(request, TEMPLATE, context, user=user, status_code=status)
+    settings: Settings = request.app.state.settings
+    link = settings.link(f"/invite/{secret}")
+    return _once(request, session, user, invite_link=link, invited=invite)
+
+
+def _once(request: Request, session: Session, user: User, **shown: Any) -> Response:
+    """The page with a one-time link on it, read after the action that made the link. Shown
+    this once: no cache keeps it."""
+    context = _context(session, **shown)
+    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})

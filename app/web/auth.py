@@ -11,14 +11,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.accounts import recovery
 from app.accounts import service as accounts
-from app.accounts.models import FirstAdmin, NewPassword, PasswordSet
+from app.accounts.models import FirstAdmin, NewPassword, PasswordSet, User
 from app.config import LANGUAGES, Settings
-from app.deps import DbSession
+from app.db import Database
+from app.deps import Db, DbSession
 from app.errors import DomainError
 from app.i18n import gettext
 from app.ui.reader import SESSION_COOKIE, language_of
 from app.web.deps import Csrf, OptionalUser, PageUser
-from app.web.forms import FormInvalid, parse_form
+from app.web.forms import Refusal, again, parse_form, submit
 from app.web.login_guard import (
     account_key,
     client_address,
@@ -42,13 +43,18 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _signed_in(request: Request, session: DbSession, user_id: int, target: str) -> Response:
+def _signed_in(request: Request, db: Database, user: User, target: str) -> Response:
     settings: Settings = request.app.state.settings
-    user = accounts.get_user_by_id(session, user_id)
-    raw = accounts.start_session(session, user=user, days=settings.session_days)
+    raw = accounts.start_session(db, user=user, days=settings.session_days)
     response = RedirectResponse(_safe_next(target), status_code=303)
     set_session_cookie(request, response, raw)
     remember_device(request, response, user.email)
+    return response
+
+
+def _signed_out() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response)
     return response
 
 
@@ -75,55 +81,51 @@ def login_page(
 @router.post("/login", dependencies=[Csrf])
 def login(
     request: Request,
+    db: Db,
     session: DbSession,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    lang = language_of(request, None)
     guard, account, address = login_guard(request), account_key(email), client_address(request)
-    try:
+
+    def authenticate(lang: str) -> User:
         guard.check(address=address, account=account, known_device=is_known_device(request, email))
         try:
-            user = accounts.authenticate(session, email=email, password=password)
+            return accounts.authenticate(session, email=email, password=password)
         except DomainError:
             guard.failed(account=account, address=address)
             raise
-    except DomainError as exc:
+
+    def signed_in(user: User) -> Response:
+        guard.succeeded(account=account)
+        return _signed_in(request, db, user, next)
+
+    def refused(refusal: Refusal) -> Response:
+        context = {"next": _safe_next(next), "email": email, "error": refusal.messages[0]}
         return render(
             request,
             "auth/login.html",
-            {
-                "next": _safe_next(next),
-                "email": email,
-                "error": gettext(lang, exc.message, **exc.params),
-            },
-            status_code=exc.status,
-            headers={"Retry-After": str(exc.params["seconds"])}
-            if "seconds" in exc.params
-            else None,
+            context,
+            status_code=refusal.status,
+            headers=refusal.headers,
         )
-    guard.succeeded(account=account)
-    assert user.id is not None
-    return _signed_in(request, session, user.id, next)
+
+    return submit(request, None, authenticate, done=signed_in, refused=refused, shows=True)
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request, session: DbSession) -> Response:
+def logout(request: Request, db: Db) -> Response:
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
-        accounts.end_session(session, raw=raw)
-    response = RedirectResponse("/login", status_code=303)
-    clear_session_cookie(response)
-    return response
+        accounts.end_session(db, raw=raw)
+    return _signed_out()
 
 
 @router.post("/logout-everywhere", dependencies=[Csrf])
-def logout_everywhere(session: DbSession, user: PageUser) -> Response:
-    accounts.end_all_sessions(session, user=user)
-    response = RedirectResponse("/login", status_code=303)
-    clear_session_cookie(response)
-    return response
+def logout_everywhere(db: Db, user: PageUser) -> Response:
+    accounts.end_all_sessions(db, user=user)
+    return _signed_out()
 
 
 @router.get("/setup")
@@ -142,28 +144,25 @@ def setup_page(request: Request, session: DbSession, token: str = "") -> Respons
 @router.post("/setup", dependencies=[Csrf])
 def setup(
     request: Request,
-    session: DbSession,
+    db: Db,
     token: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    lang = language_of(request, None)
     form = {"email": email, "name": name}
-    try:
-        data = parse_form(FirstAdmin, {**form, "password": password}, lang)
-        user = accounts.create_first_admin(
-            session, secret_key=request.app.state.secret_key, token=token, data=data
-        )
-    except FormInvalid as exc:
-        return render(
-            request,
-            "auth/setup.html",
-            {"token": token, "form": form, "errors": exc.messages},
-            status_code=422,
-        )
-    assert user.id is not None
-    return _signed_in(request, session, user.id, "/")
+    return submit(
+        request,
+        None,
+        lambda lang: accounts.create_first_admin(
+            db,
+            secret_key=request.app.state.secret_key,
+            token=token,
+            data=parse_form(FirstAdmin, {**form, "password": password}, lang),
+        ),
+        done=lambda user: _signed_in(request, db, user, "/"),
+        refused=again(request, "auth/setup.html", {"token": token, "form": form}),
+    )
 
 
 @router.get("/invite/{token}")
@@ -177,37 +176,23 @@ def invite_page(request: Request, session: DbSession, token: str) -> Response:
 @router.post("/invite/{token}", dependencies=[Csrf])
 def accept_invite(
     request: Request,
+    db: Db,
     session: DbSession,
     token: str,
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    lang = language_of(request, None)
     invite = accounts.get_invite(session, token)
-    try:
-        data = parse_form(PasswordSet, {"name": name, "password": password}, lang)
-    except FormInvalid as exc:
-        return render(
-            request,
-            "auth/invite.html",
-            {"invite": invite, "form": {"name": name}, "errors": exc.messages},
-            status_code=422,
-        )
-    try:
-        user = accounts.accept_invite(session, raw=token, data=data)
-    except DomainError as exc:
-        if exc.field != "name":
-            raise
-        session.rollback()
-        message = gettext(lang, exc.message, **exc.params)
-        return render(
-            request,
-            "auth/invite.html",
-            {"invite": invite, "form": {"name": name}, "errors": {"name": message}},
-            status_code=exc.status,
-        )
-    assert user.id is not None
-    return _signed_in(request, session, user.id, "/")
+    return submit(
+        request,
+        None,
+        lambda lang: accounts.accept_invite(
+            db, raw=token, data=parse_form(PasswordSet, {"name": name, "password": password}, lang)
+        ),
+        done=lambda user: _signed_in(request, db, user, "/"),
+        refused=again(request, "auth/invite.html", {"invite": invite, "form": {"name": name}}),
+        shows={"name"},
+    )
 
 
 # --- password reset (a link from an administrator) -------------------------------------------
@@ -222,35 +207,36 @@ def reset_page(request: Request, session: DbSession, token: str) -> Response:
 @router.post("/reset/{token}", dependencies=[Csrf])
 def reset_password(
     request: Request,
+    db: Db,
     session: DbSession,
     token: str,
     password: Annotated[str, Form()] = "",
 ) -> Response:
     """Set the new password; every other session of the user ends, this browser is signed in."""
-    lang = language_of(request, None)
-    _, user = recovery.get_password_reset(session, token)
-    try:
-        data = parse_form(NewPassword, {"password": password}, lang)
-    except FormInvalid as exc:
-        return render(
-            request,
-            "auth/reset.html",
-            {"email": user.email, "errors": exc.messages},
-            status_code=422,
-        )
-    user = recovery.reset_password(session, raw=token, data=data)
-    login_guard(request).succeeded(account=account_key(user.email))
-    assert user.id is not None
-    return _signed_in(request, session, user.id, "/")
+    _, owner = recovery.get_password_reset(session, token)
+
+    def done(user: User) -> Response:
+        login_guard(request).succeeded(account=account_key(user.email))
+        return _signed_in(request, db, user, "/")
+
+    return submit(
+        request,
+        None,
+        lambda lang: recovery.reset_password(
+            db, raw=token, data=parse_form(NewPassword, {"password": password}, lang)
+        ),
+        done=done,
+        refused=again(request, "auth/reset.html", {"email": owner.email}),
+    )
 
 
 @router.post("/language", dependencies=[Csrf])
 def set_language(
     request: Request,
-    session: DbSession,
+    db: Db,
     user: PageUser,
     language: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    accounts.set_language(session, user=user, language=language if language in LANGUAGES else None)
+    accounts.set_language(db, user=user, language=language if language in LANGUAGES else None)
     return RedirectResponse(_safe_next(next), status_code=303)

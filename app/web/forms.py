@@ -1,15 +1,33 @@
-"""Turning form input into the services' input models, with messages people understand."""
+"""A page's form, posted: read into the service's input model, the action called, and the
+answer, with messages people understand when it is refused.
+
+Every form's POST has one shape, `submit`: CSRF is checked first (the route's `Csrf`), then
+`act(lang)` reads the form into its model (`parse_form`) and calls the service's action;
+what it returns goes to `done` (a redirect, the changed blocks, a page). A form that does not
+read (`FormInvalid`, 422), or a domain error the form shows (`shows`), goes to `refused` with
+its messages in the reader's language, to show the form again with what was typed; any other
+domain error goes on to the error page (app/web/errors.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastapi import Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from app import i18n
+from app.accounts.models import User
+from app.errors import DomainError, RateLimited
 from app.i18n import N_
+from app.ui.reader import language_of
+from app.web.render import render
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 FIELD_NAMES = {
     "email": N_("E-mail"),
@@ -68,3 +86,72 @@ def parse_form(model: type[M], data: dict[str, Any], lang: str) -> M:
             label = i18n.gettext(lang, FIELD_NAMES.get(field, field))
             messages.setdefault(field, f"{label} {_message(lang, err)}")
         raise FormInvalid(messages) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a form was refused: translated messages by field ("form": the form as a whole)."""
+
+    errors: dict[str, str]
+    status: int
+    headers: dict[str, str] | None = None
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self.errors.values())
+
+
+def submit(
+    request: Request,
+    user: User | None,
+    act: Callable[[str], T],
+    *,
+    done: Callable[[T], Response],
+    refused: Callable[[Refusal], Response],
+    shows: bool | Collection[str] = False,
+) -> Response:
+    """Run a posted form's `act(lang)` and answer with `done` or `refused` (module docstring).
+
+    `shows` says which domain errors the form shows itself: all (True), those of the given
+    fields, or none (False: each goes to the error page, with its own status).
+    """
+    lang = language_of(request, user)
+    try:
+        result = act(lang)
+    except FormInvalid as exc:
+        return refused(Refusal(exc.messages, 422))
+    except DomainError as exc:
+        if not (shows is True or (shows is not False and exc.field in shows)):
+            raise
+        message = i18n.gettext(lang, exc.message, **exc.params)
+        wait = exc.params.get("seconds") if isinstance(exc, RateLimited) else None
+        headers = None if wait is None else {"Retry-After": str(wait)}
+        return refused(Refusal({exc.field or "form": message}, exc.status, headers))
+    return done(result)
+
+
+def again(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    *,
+    user: User | None = None,
+) -> Callable[[Refusal], Response]:
+    """The usual answer to a refused form: its page again, with the errors by its fields.
+
+    `context` may be a function, for a page that reads the database: called only when the
+    form is refused, so a successful post reads its answer after the action, not before.
+    """
+
+    def page(refusal: Refusal) -> Response:
+        shown = context() if callable(context) else context
+        return render(
+            request,
+            template,
+            {**shown, "errors": refusal.errors},
+            user=user,
+            status_code=refusal.status,
+            headers=refusal.headers,
+        )
+
+    return page

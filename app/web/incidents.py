@@ -14,7 +14,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.accounts.models import User
-from app.deps import DbSession
+from app.db import Database
+from app.deps import Db, DbSession
 from app.incidents import service as incidents
 from app.incidents.listing import load_incident_list
 from app.incidents.models import Incident, IncidentChange, IncidentCreate, Phase
@@ -24,7 +25,7 @@ from app.ui.reader import language_of
 from app.web import log as log_pages
 from app.web.deps import Csrf, PageIncident, PageUser
 from app.web.errors import error_response
-from app.web.forms import FormInvalid, parse_form
+from app.web.forms import again, parse_form, submit
 from app.web.render import is_htmx, render, render_blocks
 
 router = APIRouter()
@@ -49,7 +50,7 @@ def new_incident_page(request: Request, user: PageUser) -> Response:
 @router.post("/incidents", dependencies=[Csrf])
 def open_incident(
     request: Request,
-    session: DbSession,
+    db: Db,
     user: PageUser,
     title: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
@@ -57,18 +58,15 @@ def open_incident(
     exercise: Annotated[str, Form()] = "",
 ) -> Response:
     form = {"title": title, "category": category, "level": level, "exercise": exercise != ""}
-    try:
-        data = parse_form(IncidentCreate, form, language_of(request, user))
-    except FormInvalid as exc:
-        return render(
-            request,
-            "incidents/new.html",
-            {"form": form, "errors": exc.messages, "nav": "incidents"},
-            user=user,
-            status_code=422,
-        )
-    incident = incidents.open_incident(session, actor=user, data=data)
-    return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+    return submit(
+        request,
+        user,
+        lambda lang: incidents.open_incident(
+            db, actor=user, data=parse_form(IncidentCreate, form, lang)
+        ),
+        done=lambda incident: RedirectResponse(f"/incidents/{incident.id}", status_code=303),
+        refused=again(request, "incidents/new.html", {"form": form, "nav": "incidents"}, user=user),
+    )
 
 
 @router.get("/incidents/{incident_id}")
@@ -91,17 +89,19 @@ def incident_page(
 @router.post("/incidents/{incident_id}/level", dependencies=[Csrf])
 def change_level(
     request: Request,
+    db: Db,
     session: DbSession,
     user: PageUser,
     incident: PageIncident,
     level: Annotated[str, Form()] = "",
 ) -> Response:
-    return _change(request, session, user, incident, {"level": level})
+    return _change(request, db, user, incident, {"level": level})
 
 
 @router.post("/incidents/{incident_id}/phase", dependencies=[Csrf])
 def change_phase(
     request: Request,
+    db: Db,
     session: DbSession,
     user: PageUser,
     incident: PageIncident,
@@ -112,28 +112,38 @@ def change_phase(
         # Without JavaScript there was no confirmation dialog: ask on a page of its own.
         context = {"incident": incidents.present_incident(session, incident), "nav": "incidents"}
         return render(request, "incidents/close.html", context, user=user)
-    return _change(request, session, user, incident, {"phase": phase})
+    return _change(request, db, user, incident, {"phase": phase})
 
 
 def _change(
-    request: Request, session: DbSession, user: User, incident: Incident, fields: dict[str, str]
+    request: Request,
+    db: Database,
+    user: User,
+    incident: Incident,
+    fields: dict[str, str],
 ) -> Response:
-    try:
-        change = parse_form(IncidentChange, fields, language_of(request, user))
-    except FormInvalid as exc:
-        return error_response(request, 422, list(exc.messages.values()))
-    incidents.change_incident(session, actor=user, incident=incident, change=change)
-    if not is_htmx(request):
-        return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
-    if incident.is_closed:
-        return Response(status_code=204, headers={"HX-Refresh": "true"})
-    # The change wrote a system entry: the log's newest entries go along, out of band, in the
-    # view the page is showing.
-    query = log_pages.view_of_current_url(request)
-    context = log_pages.answer_context(request, user, incident, (log_panel.PANEL,), query=query)
-    return render_blocks(
+    def changed(incident: Incident) -> Response:
+        if not is_htmx(request):
+            return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+        if incident.is_closed:
+            return Response(status_code=204, headers={"HX-Refresh": "true"})
+        # The change wrote a system entry: the log's newest entries go along, out of band, in
+        # the view the page is showing.
+        query = log_pages.view_of_current_url(request)
+        context = log_pages.answer_context(request, user, incident, (log_panel.PANEL,), query=query)
+        return render_blocks(
+            request,
+            context,
+            [(PAGE, ("incident_header",)), (log_panel.TEMPLATE, ("log_entries", "log_more"))],
+            user=user,
+        )
+
+    return submit(
         request,
-        context,
-        [(PAGE, ("incident_header",)), (log_panel.TEMPLATE, ("log_entries", "log_more"))],
-        user=user,
+        user,
+        lambda lang: incidents.change_incident(
+            db, actor=user, incident=incident, change=parse_form(IncidentChange, fields, lang)
+        ),
+        done=changed,
+        refused=lambda refusal: error_response(request, refusal.status, refusal.messages),
     )

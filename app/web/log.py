@@ -16,15 +16,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session
 
-from app import i18n
 from app.accounts.models import User
 from app.accounts.viewer import Viewer
 from app.config import Settings
 from app.db import Database, utcnow
-from app.deps import DbSession
-from app.errors import DomainError
+from app.deps import Db, DbSession
 from app.incidents import service as incidents
 from app.incidents.models import Incident
 from app.log import panel as log_panel
@@ -34,7 +31,7 @@ from app.ui.panels import PAGE, PageView, Panel, Refused, incident_context
 from app.ui.reader import language_of
 from app.web.deps import Csrf, PageIncident, PageUser
 from app.web.errors import error_response
-from app.web.forms import FormInvalid, parse_form
+from app.web.forms import Refusal, parse_form, submit
 from app.web.render import is_htmx, render, render_blocks
 
 router = APIRouter()
@@ -55,12 +52,8 @@ def answer_context(
     query: dict[str, str] | None = None,
     refused: Refused | None = None,
 ) -> dict[str, Any]:
-    """`incident_context` for the answer to a write, read in a read session of its own.
-
-    The request's session is a write session: on SQLite its next transaction would take the
-    write lock again and hold it while the page is read and rendered, and every other writer
-    (each log append over the API too) would wait for that.
-    """
+    """`incident_context` for the answer to a write, read after the action in a read session
+    of its own, so that it shows what the action committed."""
     db: Database = request.app.state.db
     lang = language_of(request, user)
     with db.read_session() as reading:
@@ -80,7 +73,7 @@ def local_datetime(value: str, zone: ZoneInfo) -> datetime | str:
 @router.post("/incidents/{incident_id}/log", dependencies=[Csrf])
 def log_entry(
     request: Request,
-    session: DbSession,
+    db: Db,
     user: PageUser,
     incident: PageIncident,
     text: Annotated[str, Form()] = "",
@@ -92,7 +85,6 @@ def log_entry(
     request_key: Annotated[str | None, Form(pattern=REQUEST_KEY_PATTERN)] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
-    lang = language_of(request, user)
     form = {
         "text": text,
         "kind": kind,
@@ -103,65 +95,52 @@ def log_entry(
     fields = {**form, "occurred_at": local_datetime(occurred_at.strip(), settings.zone)}
     if request_key:
         form["request_key"] = request_key  # kept if refused: nothing was logged with it
-    try:
-        data = parse_form(LogEntryCreate, fields, lang)
-        log_service.append_entry(
-            session, actor=user, incident=incident, data=data, request_key=request_key
-        )
-    except FormInvalid as exc:
-        return _refused(request, session, user, incident, form, view_kind, 422, exc.messages)
-    except DomainError as exc:
-        message = i18n.gettext(lang, exc.message, **exc.params)
-        if exc.field == "request_key":
+
+    def logged(_: LogEntryPublic) -> Response:
+        if is_htmx(request):
+            context = answer_context(request, user, incident, (log_panel.PANEL,))
+            response = render_blocks(
+                request,
+                context,
+                [(log_panel.TEMPLATE, ("log_entries", "log_filter", "log_more"))],
+                user=user,
+            )
+            if urlsplit(request.headers.get("hx-current-url", "")).query:
+                response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
+            return response
+        target = f"/incidents/{incident.id}"
+        kind_filter = log_panel.parse_kind(view_kind)
+        return RedirectResponse(target + (f"?kind={kind_filter.value}" if kind_filter else ""), 303)
+
+    def refused(refusal: Refusal) -> Response:
+        if is_htmx(request):
+            return error_response(request, refusal.status, refusal.messages)
+        if "request_key" in refusal.errors:
             form.pop("request_key", None)  # used already: the next send is a new request
-        return _refused(
+        context = answer_context(
             request,
-            session,
             user,
             incident,
-            form,
-            view_kind,
-            exc.status,
-            {exc.field or "form": message},
+            request.app.state.panels,
+            query={"kind": view_kind},
+            refused=Refused(log_panel.NAME, form, refusal.errors),
         )
-    if is_htmx(request):
-        context = answer_context(request, user, incident, (log_panel.PANEL,))
-        response = render_blocks(
-            request,
-            context,
-            [(log_panel.TEMPLATE, ("log_entries", "log_filter", "log_more"))],
-            user=user,
-        )
-        if urlsplit(request.headers.get("hx-current-url", "")).query:
-            response.headers["HX-Replace-Url"] = f"/incidents/{incident.id}"
-        return response
-    target = f"/incidents/{incident.id}"
-    kind_filter = log_panel.parse_kind(view_kind)
-    return RedirectResponse(target + (f"?kind={kind_filter.value}" if kind_filter else ""), 303)
+        return render(request, PAGE, context, user=user, status_code=refusal.status)
 
-
-def _refused(
-    request: Request,
-    session: Session,
-    user: User,
-    incident: Incident,
-    form: dict[str, str],
-    view_kind: str,
-    status: int,
-    messages: dict[str, str],
-) -> Response:
-    if is_htmx(request):
-        return error_response(request, status, list(messages.values()))
-    session.rollback()  # a refused write leaves nothing behind, and holds no lock
-    context = answer_context(
+    return submit(
         request,
         user,
-        incident,
-        request.app.state.panels,
-        query={"kind": view_kind},
-        refused=Refused(log_panel.NAME, form, messages),
+        lambda lang: log_service.append_entry(
+            db,
+            actor=user,
+            incident=incident,
+            data=parse_form(LogEntryCreate, fields, lang),
+            request_key=request_key,
+        ),
+        done=logged,
+        refused=refused,
+        shows=True,
     )
-    return render(request, PAGE, context, user=user, status_code=status)
 
 
 @router.get("/incidents/{incident_id}/print")

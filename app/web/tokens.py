@@ -14,12 +14,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from app.accounts import tokens
-from app.accounts.models import User
+from app.accounts.models import ApiToken, User
 from app.db import utcnow
-from app.deps import DbSession
+from app.deps import Db, DbSession
 from app.i18n import gettext
-from app.ui.reader import language_of
 from app.web.deps import AdminUser, Csrf, PageUser
+from app.web.forms import FormInvalid, again, submit
 from app.web.render import is_htmx, render
 
 router = APIRouter()
@@ -54,6 +54,7 @@ def all_tokens(request: Request, session: DbSession, user: AdminUser) -> Respons
 @router.post("/tokens", dependencies=[Csrf])
 def create_token(
     request: Request,
+    db: Db,
     session: DbSession,
     user: PageUser,
     name: Annotated[str, Form()] = "",
@@ -61,30 +62,44 @@ def create_token(
 ) -> Response:
     """A token for yourself, named, expiring after one of EXPIRY_DAYS or never."""
     form = {"name": name, "expires_in_days": expires_in_days}
-    lang = language_of(request, user)
-    days = int(expires_in_days) if expires_in_days in {str(d) for d in EXPIRY_DAYS} else None
-    label = name.strip()
-    if not label or len(label) > 120 or (expires_in_days and days is None):
-        message = gettext(lang, "Give the token a name of at most 120 characters.")
-        context = _context(session, user, everyone=False, form=form, errors={"name": message})
-        return render(request, TEMPLATE, context, user=user, status_code=422)
-    expires = None if days is None else utcnow() + timedelta(days=days)
-    raw, token = tokens.issue_token(session, user=user, name=label, expires_at=expires)
-    created = {"token": raw, "name": token.name}
-    context = _context(session, user, everyone=False, created=created)
-    return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+
+    def issue(lang: str) -> tuple[str, ApiToken]:
+        days = int(expires_in_days) if expires_in_days in {str(d) for d in EXPIRY_DAYS} else None
+        label = name.strip()
+        if not label or len(label) > 120 or (expires_in_days and days is None):
+            message = gettext(lang, "Give the token a name of at most 120 characters.")
+            raise FormInvalid({"name": message})
+        expires = None if days is None else utcnow() + timedelta(days=days)
+        return tokens.issue_token(db, user=user, name=label, expires_at=expires)
+
+    def issued(made: tuple[str, ApiToken]) -> Response:
+        raw, token = made
+        created = {"token": raw, "name": token.name}
+        context = _context(session, user, everyone=False, created=created)
+        return render(request, TEMPLATE, context, user=user, headers={"Cache-Control": "no-store"})
+
+    return submit(
+        request,
+        user,
+        issue,
+        done=issued,
+        refused=again(
+            request, TEMPLATE, lambda: _context(session, user, everyone=False, form=form), user=user
+        ),
+    )
 
 
 @router.post("/tokens/{token_id}/revoke", dependencies=[Csrf])
 def revoke_token(
     request: Request,
+    db: Db,
     session: DbSession,
     user: PageUser,
     token_id: int,
     everyone: Annotated[str, Form()] = "",
 ) -> Response:
     """Your own token, or (an administrator) anyone's; at once, open sockets included."""
-    tokens.revoke_api_token(session, actor=user, token_id=token_id)
+    tokens.revoke_api_token(db, actor=user, token_id=token_id)
     all_of_them = everyone == "1" and user.is_admin
     if is_htmx(request):
         context = _context(session, user, everyone=all_of_them)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, and_, col, select
 
+from app.actions import transaction
 from app.bus import WorkQueued, publish_on_commit
 from app.db import Database, utcnow
 from app.worker.jobs import Queued
@@ -121,7 +122,8 @@ def claim(
     if due_at is None or due_at > now:
         return [], due_at
     claimed: list[Work] = []
-    with db.write_session() as session:
+    with transaction(db) as tx:
+        session = tx.session
         items = session.exec(
             select(WorkItem)
             .where(col(WorkItem.job).in_(list(jobs)), _due(now))
@@ -139,7 +141,6 @@ def claim(
             assert item.id is not None
             work = Work(db, id=item.id, job=item.job, payload=item.payload, attempt=item.attempts)
             claimed.append(work)
-        session.commit()
     return claimed, (None if claimed else now)
 
 
@@ -162,15 +163,16 @@ def perform(job: Queued, work: Work) -> datetime | None:
 
 
 def complete(work: Work) -> None:
-    with work.db.write_session() as session:
+    with transaction(work.db) as tx:
+        session = tx.session
         session.execute(_end(work))
-        session.commit()
 
 
 def fail(job: Queued, work: Work, error: str) -> datetime | None:
     """Schedule the next attempt after the backoff, or, with none left, keep it as failed."""
     now = utcnow()
-    with work.db.write_session() as session:
+    with transaction(work.db) as tx:
+        session = tx.session
         item = session.exec(select(WorkItem).where(_claimed_by(work)).with_for_update()).first()
         if item is None:  # ended by the job itself, or taken over: nothing is ours to record
             return None
@@ -181,7 +183,6 @@ def fail(job: Queued, work: Work, error: str) -> datetime | None:
         else:
             retry_at = now + timedelta(seconds=job.retry_delay(item.attempts))
             item.state, item.run_at, item.locked_until = WorkState.queued, retry_at, None
-        session.commit()
     return retry_at
 
 

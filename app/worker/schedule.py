@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from app.actions import transaction
 from app.db import Database, utcnow
 from app.worker.jobs import Periodic
 from app.worker.models import JobRun, error_text
@@ -51,17 +52,18 @@ def run_periodic(db: Database, job: Periodic) -> None:
         except Exception as exc:  # recorded; the next period runs it again
             log.exception("periodic job %s failed", job.name)
             error = error_text(exc)
-        with db.write_session() as session:
+        with transaction(db) as tx:
+            session = tx.session
             run = session.get(JobRun, job.name)
             if run is not None:
                 run.finished_at, run.error = utcnow(), error
-                session.commit()
 
 
 def _claim_period(db: Database, job: Periodic) -> bool:
     """Record the start of this period's run, unless it had one."""
     now = utcnow()
-    with db.write_session() as session:
+    with transaction(db) as tx:
+        session = tx.session
         run = session.get(JobRun, job.name)
         if run is not None and run.started_at >= period_start(now, job.every):
             return False
@@ -69,7 +71,6 @@ def _claim_period(db: Database, job: Periodic) -> bool:
             session.add(JobRun(name=job.name, started_at=now))
         else:
             run.started_at, run.finished_at, run.error = now, None, None
-        session.commit()
     return True
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from app.actions import transaction
 from app.db import Database
 from app.incidents.service import get_incident, lock_incident
 from tests import factories
@@ -283,13 +284,13 @@ def test_an_entry_the_database_cannot_take_says_so_and_keeps_the_text(
     go_live(page, f"/incidents/{incident_id}")
     db = Database(live_server.database_url)
     try:
-        with db.write_session() as stuck:  # another program holds the incident's write lock
-            lock_incident(stuck, get_incident(stuck, incident_id))
+        with transaction(db) as stuck:  # another program holds the incident's write lock
+            lock_incident(stuck.session, get_incident(stuck.session, incident_id))
             log_by_enter(page, "Veien er stengt ved Kvam")
             expect(page.locator("#log-form-errors")).to_contain_text(
                 "Databasen svarte ikke i tide", timeout=15_000
             )
-            stuck.rollback()
+            stuck.session.rollback()
     finally:
         db.dispose()
     expect(page.locator("#log-text")).to_have_value("Veien er stengt ved Kvam")

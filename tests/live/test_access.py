@@ -210,9 +210,7 @@ def test_losing_clearance_closes_the_socket(
     admin = factories.account(db, name="Anne Admin", email="anne@example.no", role="admin")
     with open_socket(client, incident.id, cleared.token, after=0) as socket:
         assert socket.event()["seq"] == 1
-        with db.write_session() as session:
+        with db.read_session() as session:
             actor = accounts.get_user_by_id(session, admin.user.id or 0)
-            accounts.update_user(
-                session, actor=actor, user_id=cleared.user.id or 0, restricted=False
-            )
+        accounts.update_user(db, actor=actor, user_id=cleared.user.id or 0, restricted=False)
         assert socket.close_code(timeout=5) == 4403

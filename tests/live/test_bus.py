@@ -6,6 +6,7 @@ rollback; on a SQLite file, a commit by a process without a running bus (here: a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import stat
 from collections import Counter
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 
 from app.accounts import tokens
+from app.actions import transaction
 from app.bus import (
     WRITTEN_MAX,
     AccessChanged,
@@ -104,22 +106,26 @@ def test_published_on_commit_merged_access_first_and_dropped_on_rollback(
     assert incident.id is not None
     both = 1 if db.is_sqlite else 2
 
-    def transaction(*, commit: bool, events: int) -> None:
-        with db.write_session() as session:
+    class Refused(Exception):
+        pass
+
+    def write(*, commit: bool, events: int) -> None:
+        with contextlib.suppress(Refused), transaction(db) as tx:
+            session = tx.session
             session.connection()  # the transaction has begun
             for seq in range(1, events + 1):
                 publish_on_commit(session, EventsWritten(incident.id or 0, seq, (written(seq),)))
             publish_on_commit(session, AccessChanged(frozenset({5})))
             publish_on_commit(session, AccessChanged(frozenset({3})))
-            if commit:
-                session.commit()
+            if not commit:
+                raise Refused  # rolled back
 
     async def scenario(bus: Bus, heard: list[Notice]) -> list[list[Notice]]:
-        await asyncio.to_thread(transaction, commit=False, events=2)
-        await asyncio.to_thread(transaction, commit=True, events=2)
+        await asyncio.to_thread(write, commit=False, events=2)
+        await asyncio.to_thread(write, commit=True, events=2)
         first = await heard_within(heard, 2 * both)
         heard.clear()
-        await asyncio.to_thread(transaction, commit=True, events=WRITTEN_MAX + 1)
+        await asyncio.to_thread(write, commit=True, events=WRITTEN_MAX + 1)
         return [first, await heard_within(heard, 2 * both)]
 
     first, too_many = run_with_bus(db, scenario)
@@ -155,9 +161,9 @@ def test_another_process_on_the_sqlite_file_reaches_the_running_bus(
     other = Database(database_url)
 
     def revoke_and_append() -> None:
-        with other.write_session() as session:
+        with other.read_session() as session:
             [token] = tokens.list_api_tokens(session, user_id=staff.user.id)
-            tokens.revoke_api_token(session, actor=None, token_id=token.id)
+        tokens.revoke_api_token(other, actor=None, token_id=token.id)
         factories.entry(other, staff, incident)
 
     async def scenario(bus: Bus, heard: list[Notice]) -> tuple[list[Notice], Any]:

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from app.accounts.viewer import Viewer
+from app.actions import transaction
 from app.db import Database
 from app.incidents.models import Incident
 from app.incidents.service import record_event
@@ -51,7 +52,8 @@ PINNED = EventType(
 
 
 def _record(db: Database, incident: Incident, *events: tuple[str, int]) -> int:
-    with db.write_session() as session:
+    with transaction(db) as tx:
+        session = tx.session
         row = session.get(Incident, incident.id)
         assert row is not None
         for type, version in events:

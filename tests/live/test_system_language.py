@@ -40,8 +40,7 @@ def test_api_text_follows_the_requests_language(
     assert first_text() == OPENED_NB  # the instance's language, as before
     assert first_text(**{"Accept-Language": "en-GB,en;q=0.9"}) == OPENED_EN
     assert first_text(**{"Accept-Language": "nb"}) == OPENED_NB
-    with db.write_session() as session:  # the pages' choice is not the program's
-        accounts.set_language(session, user=cleared.user, language="en")
+    accounts.set_language(db, user=cleared.user, language="en")  # the pages' choice, not theirs
     assert first_text() == OPENED_NB
     one = client.get(f"{url}/1", headers={**bearer(cleared.token), "Accept-Language": "nb"})
     assert one.json()["text"] == OPENED_NB

@@ -65,7 +65,7 @@ def test_deleting_the_incident_cannot_take_its_log_along(db: Database, incident_
     assert _rows(db) == before
     with db.read_session() as session:
         incident = incidents.get_incident(session, incident_id)
-        assert log_verify.verify_chain(session, incident=incident).ok
+        assert log_verify.verify_chain(session, incident=incident, signer=db.signer).ok
 
 
 def test_the_refusals_leave_a_verifiable_log(db: Database, incident_id: int) -> None:
@@ -74,7 +74,7 @@ def test_the_refusals_leave_a_verifiable_log(db: Database, incident_id: int) -> 
             raw(db, sql)
     with db.read_session() as session:
         incident = incidents.get_incident(session, incident_id)
-        result = log_verify.verify_chain(session, incident=incident)
+        result = log_verify.verify_chain(session, incident=incident, signer=db.signer)
     assert result.ok
     assert result.checked == 3
 
@@ -177,7 +177,7 @@ def test_no_way_around_the_triggers(db: Database, incident_id: int, sql: str) ->
     assert _state(db) == before
     with db.read_session() as session:
         incident = incidents.get_incident(session, incident_id)
-        assert log_verify.verify_chain(session, incident=incident).ok
+        assert log_verify.verify_chain(session, incident=incident, signer=db.signer).ok
 
 
 def test_the_app_still_moves_the_counters(db: Database, staff: Account, incident_id: int) -> None:
@@ -188,4 +188,4 @@ def test_the_app_still_moves_the_counters(db: Database, staff: Account, incident
     with db.read_session() as session:
         incident = incidents.get_incident(session, incident_id)
         assert (incident.log_count, incident.event_seq) == (4, 5)
-        assert log_verify.verify_chain(session, incident=incident).ok
+        assert log_verify.verify_chain(session, incident=incident, signer=db.signer).ok

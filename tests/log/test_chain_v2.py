@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.accounts.models import User
+from app.actions import transaction
 from app.db import Database
 from app.incidents.models import Incident
 from app.incidents.service import lock_incident
@@ -49,21 +50,20 @@ def write_v1(
 ) -> None:
     """An entry as the code before chain version 2 wrote it: no salt, `"v": 1`, plain text
     (also for a system entry, which then held its words in the instance's language)."""
-    with monkeypatch.context() as old, db.write_session() as session:
+    with monkeypatch.context() as old, transaction(db) as tx:
         old.setattr(chain, "new_salt", lambda: None)
         old.setattr(chain, "VERSION", 1)
-        incident = session.get(Incident, incident_id)
+        incident = tx.session.get(Incident, incident_id)
         assert incident is not None
-        lock_incident(session, incident)
+        lock_incident(tx.session, incident)
         write_entry(
-            session,
+            tx,
             incident=incident,
             kind=kind,
             text=text,
             classification=classification,
             author=author,
         )
-        session.commit()
 
 
 def post(client: TestClient, path: str, who: Account, **body: Any) -> dict[str, Any]:

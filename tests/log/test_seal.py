@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.db import Database
-from app.incidents import service as incidents
-from app.incidents.models import IncidentChange
 from tests import factories
 from tests.helpers import disable_append_only, raw
 from tests.support.server import run_cli as samvirke
@@ -24,11 +22,7 @@ def _unsigned_logs(database_url: str) -> tuple[int, int]:
             factories.entry(db, anne, long_one, text=f"Update {number}")
         closed_one = factories.incident(db, anne, title="Water main burst")
         factories.entry(db, anne, closed_one, kind="decision", text="Boil water notice")
-        with db.write_session() as session:
-            current = incidents.get_incident(session, closed_one.id or 0)
-            incidents.change_incident(
-                session, actor=anne.user, incident=current, change=IncidentChange(phase="closed")
-            )
+        factories.change(db, anne, closed_one, phase="closed")
         assert long_one.id is not None and closed_one.id is not None
         return long_one.id, closed_one.id
     finally:

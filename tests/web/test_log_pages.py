@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
+from app.actions import transaction
 from app.db import Database
 from app.incidents.models import Incident
 from app.incidents.service import get_incident, lock_incident
@@ -283,10 +284,10 @@ def test_an_entry_the_database_cannot_take_in_time_says_so_in_the_form(
 ) -> None:
     incident = factories.incident(db, staff)
     token = sign_in(client, staff)
-    with db.write_session() as stuck:  # another writer holds the incident's write lock
-        lock_incident(stuck, get_incident(stuck, incident.id))
+    with transaction(db) as stuck:  # another writer holds the incident's write lock
+        lock_incident(stuck.session, get_incident(stuck.session, incident.id))
         response = _post(client, incident, token, htmx("log-form"), text="Evakuer sone B.")
-        stuck.rollback()
+        stuck.session.rollback()
     assert response.status_code == 503
     assert response.headers["HX-Retarget"] == "#log-form-errors"  # the typed text stays
     message = text_of(response.text)

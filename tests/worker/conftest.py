@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from app.actions import transaction
 from app.bus import Bus
 from app.db import Database
 from app.worker import Job, Work, Worker
@@ -124,14 +125,16 @@ class Effects:
 @pytest.fixture
 def effects(database_url: str) -> Iterator[Effects]:
     db = Database(database_url)
-    with db.write_session() as session:
+    with transaction(db) as tx:
+        session = tx.session
         session.execute(text("DROP TABLE IF EXISTS worker_effect"))
         session.execute(
             text("CREATE TABLE worker_effect (key VARCHAR(40) NOT NULL, instance VARCHAR(40))")
         )
         session.commit()
     yield Effects(db)
-    with db.write_session() as session:
+    with transaction(db) as tx:
+        session = tx.session
         session.execute(text("DROP TABLE worker_effect"))
         session.commit()
     db.dispose()

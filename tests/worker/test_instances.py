@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.actions import transaction
 from app.db import Database, utcnow
 from app.worker import Periodic, Queued, Work, enqueue
 from tests.worker.conftest import Effects, Instance, Runs, instance_of
@@ -24,7 +25,8 @@ def delivering(runs: Runs, effects: Effects, *, takes: float) -> Queued:
         started = time.time()
         try:
             time.sleep(takes)
-            with work.db.write_session() as session:
+            with transaction(work.db) as tx:
+                session = tx.session
                 effects.record(session, work.payload["key"], instance_of(work.db))
                 work.finish(session)
                 session.commit()
@@ -48,7 +50,8 @@ def test_two_instances_run_each_queued_item_exactly_once(
     job = delivering(runs, effects, takes=0.05)
     keys = [f"sms {n}" for n in range(40)]
     with Instance(database_url, [job], name="a") as a, Instance(database_url, [job], name="b"):
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             for key in keys:
                 enqueue(session, job, payload={"key": key})
             session.commit()
@@ -71,7 +74,8 @@ def test_a_job_scheduled_once_runs_once_on_two_instances(
     run_at = utcnow() + timedelta(seconds=1)
     with Instance(database_url, [job], name="a"), Instance(database_url, [job], name="b"):
         outside = Database(database_url)
-        with outside.write_session() as session:
+        with transaction(outside) as tx:
+            session = tx.session
             for key in keys:
                 enqueue(session, job, payload={"key": key}, run_at=run_at)
             session.commit()

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from app.actions import transaction
 from app.db import utcnow
 from app.worker import ClaimLost, Queued, Work, enqueue
 from app.worker.models import WorkItem, WorkState
@@ -22,7 +23,8 @@ def delivering(runs: Runs, effects: Effects) -> Queued:
 
     def deliver(work: Work) -> None:
         started = time.time()
-        with work.db.write_session() as session:
+        with transaction(work.db) as tx:
+            session = tx.session
             effects.record(session, work.payload["key"], instance_of(work.db))
             work.finish(session)
             session.commit()
@@ -41,7 +43,8 @@ def test_a_queued_job_runs_once_and_its_effect_is_committed(
 ) -> None:
     job = delivering(runs, effects)
     with Instance(database_url, [job], name="a", poll=30) as a:
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "alert"})
             session.commit()
         # Long before the 30 s poll: the commit itself woke the worker.
@@ -57,13 +60,16 @@ def test_a_job_enqueued_in_a_transaction_that_rolls_back_never_runs(
 ) -> None:
     job = delivering(runs, effects)
     with Instance(database_url, [job], name="a", poll=0.05) as a:
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "rolled back"})
             session.rollback()
-        with pytest.raises(RuntimeError), a.db.write_session() as session:
+        with pytest.raises(RuntimeError), transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "service failed"})
             raise RuntimeError("the service refused after enqueueing")
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "committed"})
             session.commit()
         wait_until(lambda: effects.rows() == [("committed", "a")])
@@ -76,7 +82,8 @@ def test_a_job_runs_at_its_time(database_url: str, effects: Effects, runs: Runs)
     job = delivering(runs, effects)
     with Instance(database_url, [job], name="a", poll=30) as a:
         run_at = utcnow() + timedelta(seconds=0.6)
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "reminder"}, run_at=run_at)
             session.commit()
         wait_until(lambda: runs.keys() == ["reminder"], timeout=5)
@@ -93,7 +100,8 @@ def test_a_failing_job_is_retried_with_backoff_then_recorded_as_failed(
 
     job = Queued("test.send", run=send, attempts=3, backoff=0.2)
     with Instance(database_url, [job], name="a", poll=30) as a:
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             item_id = enqueue(session, job, payload={"key": "mail"}).id
             session.commit()
         wait_until(lambda: [i.state for i in items(a)] == [WorkState.failed], timeout=10)
@@ -120,7 +128,8 @@ def test_a_job_that_failed_runs_again_and_its_item_ends(
 
     job = Queued("test.flaky", run=flaky, backoff=0.1)
     with Instance(database_url, [job], name="a", poll=30) as a:
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "webhook"})
             session.commit()
         wait_until(lambda: len(runs.all) == 2 and items(a) == [])
@@ -139,7 +148,8 @@ def test_a_run_that_outlives_its_lease_is_taken_over_and_its_effect_commits_once
         if work.attempt == 1:
             time.sleep(1.5)
         try:
-            with work.db.write_session() as session:
+            with transaction(work.db) as tx:
+                session = tx.session
                 effects.record(session, work.payload["key"], f"attempt {work.attempt}")
                 work.finish(session)
                 session.commit()
@@ -151,7 +161,8 @@ def test_a_run_that_outlives_its_lease_is_taken_over_and_its_effect_commits_once
 
     job = Queued("test.slow", run=slow, lease=0.5)
     with Instance(database_url, [job], name="a", poll=0.05) as a:
-        with a.db.write_session() as session:
+        with transaction(a.db) as tx:
+            session = tx.session
             enqueue(session, job, payload={"key": "minutes"})
             session.commit()
         wait_until(lambda: len(runs.all) == 2, timeout=10)

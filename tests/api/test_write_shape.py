@@ -20,8 +20,8 @@ from app.accounts import tokens
 from app.accounts.models import ApiToken, Role, User
 from app.actions import transaction
 from app.db import Database, ReadOnly
-from tests.api.conftest import open_incident
 from tests.factories import Account
+from tests.helpers import open_incident
 from tests.web.helpers import HTMX, sign_in
 
 APP = Path(app.__file__).parent

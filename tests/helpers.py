@@ -134,17 +134,34 @@ def check_chain(entries: Iterable[dict[str, Any]]) -> None:
 # --- reaching under the app, the way an attacker with database access would ------------------
 
 
+def drop_triggers(db: Database, *tables: str) -> None:
+    """Drop every trigger on these tables (on every table if none is named), as their owner can.
+
+    The names are read in a transaction of their own: on SQLite a transaction that reads and
+    then writes fails at once if the app committed in between (it writes a token's last use in
+    the background), where one that starts with its write waits for its turn.
+    """
+    if db.is_sqlite:
+        query = "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        query = "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
+    with db.engine.connect() as conn:
+        found = [(t, n) for t, n in conn.execute(text(query)) if not tables or t in tables]
+    with db.engine.begin() as conn:
+        for table, name in found:
+            on = "" if db.is_sqlite else f" ON {table}"
+            conn.execute(text(f'DROP TRIGGER "{name}"{on}'))
+
+
 def disable_append_only(db: Database) -> None:
     """Remove every guarding trigger (on the log, the events and the incident's counters), as
     the owner of the tables (or of the SQLite file) could."""
+    if db.is_sqlite:
+        drop_triggers(db)
+        return
     with db.engine.begin() as conn:
-        if db.is_sqlite:
-            names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
-            for (name,) in names.all():
-                conn.execute(text(f'DROP TRIGGER "{name}"'))
-        else:
-            for table in ("log_entry", "event", "incident"):
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        for table in ("log_entry", "event", "incident"):
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
 
 
 def cut_the_tail(db: Database, incident_id: int) -> None:

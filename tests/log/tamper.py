@@ -10,41 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from app.db import Database
 from app.incidents.models import Incident
 from app.log import chain
 from app.log.models import LogCheckpoint, LogEntry
+from tests.helpers import drop_triggers
 
 ENTRIES: Table = LogEntry.__table__  # type: ignore[attr-defined]
 CHECKPOINTS: Table = LogCheckpoint.__table__  # type: ignore[attr-defined]
 INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
 
 Row = dict[str, Any]
-
-
-def drop_triggers(db: Database, *tables: str) -> None:
-    """Every trigger on these tables, dropped as their owner can."""
-    with db.engine.begin() as conn:
-        for table in tables:
-            if db.is_sqlite:
-                names = conn.execute(
-                    text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
-                    {"t": table},
-                ).scalars()
-                for name in list(names):
-                    conn.execute(text(f'DROP TRIGGER "{name}"'))
-            else:
-                names = conn.execute(
-                    text(
-                        "SELECT tgname FROM pg_trigger "
-                        "WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
-                    ),
-                    {"t": table},
-                ).scalars()
-                for name in list(names):
-                    conn.execute(text(f'DROP TRIGGER "{name}" ON {table}'))
 
 
 def entries(db: Database, incident_id: int) -> list[Row]:

@@ -69,9 +69,10 @@ def test_tokens_revoke_in_the_cli_closes_the_tokens_socket_within_a_second(
             target=lambda: closed.append((read_until_closed(ws, 30)[0], time.monotonic()))
         )
         reader.start()
+        (tmp_path / "cli").mkdir(exist_ok=True)
         revoked = run_cli(
-            "tokens", "revoke", str(made["id"]),
-            database_url=server.database_url, data_dir=tmp_path / "cli",
+            "tokens", "revoke", str(made["id"]), cwd=tmp_path / "cli",
+            database_url=server.database_url, data_dir=tmp_path / "cli" / "data",
         )  # fmt: skip
         done = time.monotonic()
         assert revoked.returncode == 0, revoked.stdout + revoked.stderr
